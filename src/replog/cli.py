@@ -1,0 +1,77 @@
+"""The `replog` command: run nodes and a local cluster.
+
+Every setting of `replog.config.Config` is also a flag (`--heartbeat-seconds 0.5`), and the
+flags win over REPLOG_* environment variables, which win over the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from replog.config import Config, load_config
+from replog.errors import ConfigError
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override REPLOG_* and the config file)")
+    group.add_argument("--config", help="config file (default: ./config.yaml if present)")
+    for f in fields(Config):
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f.metadata.get("doc"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replog", description="A replicated log: one master, N secondaries.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    master = commands.add_parser("master", help="run the master")
+    _add_settings(master)
+    secondary = commands.add_parser("secondary", help="run secondary N")
+    secondary.add_argument("--id", type=int, required=True, help="which secondary (index into 'secondaries')")
+    secondary.add_argument("--reset", action="store_true", help="wipe this secondary's data before starting")
+    _add_settings(secondary)
+    cluster = commands.add_parser("cluster", help="run the master and every secondary on this machine")
+    _add_settings(cluster)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name, None) is not None}
+
+
+def _passthrough(argv: Sequence[str]) -> list[str]:
+    """The settings flags of `replog cluster`, handed on unchanged to every child."""
+    return list(argv[1:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, cli=_settings(args))
+        if args.command == "master":
+            from replog.node.run import run_master
+
+            run_master(config)
+        elif args.command == "secondary":
+            from replog.node.run import run_secondary, wipe_secondary
+
+            if args.reset:
+                wipe_secondary(config, args.id)
+            run_secondary(config, args.id)
+        elif args.command == "cluster":
+            from replog.cluster import run_cluster
+
+            return run_cluster(len(config.secondaries), _passthrough(argv))
+    except ConfigError as exc:
+        print(f"replog: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

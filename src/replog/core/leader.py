@@ -1,0 +1,357 @@
+"""The master's state machine: assigns indexes, tracks every secondary, releases writers.
+
+Inputs: `propose`, `on_synced`, `on_connected`, `on_disconnected`, `on_message`, `tick`.
+Outputs (drained with `take_outputs`): Persist, Send, Disconnect, Release, HealthChanged,
+ReadOnlyChanged, CatchUp. The Leader never waits and never reads a clock: `now_ms` comes in.
+
+Two rules carry the guarantees:
+- Only entries the master has synced are sent, so every secondary holds a prefix of a
+  durable master log.
+- A connection always starts with the secondary's Hello, and streaming resumes right after
+  what it says it holds. Retries, restarts, catch-up and healed partitions are all that one
+  path; an entry is never sent to a node that already has it except by a retry whose
+  duplicate the secondary drops.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from replog.core.concern import ConcernWaiters
+from replog.core.health import HealthThresholds, classify, quorum_needed
+from replog.core.messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    Append,
+    Error,
+    Heartbeat,
+    Hello,
+    Message,
+    Welcome,
+)
+from replog.core.outputs import (
+    CatchUp,
+    Disconnect,
+    HealthChanged,
+    Output,
+    Persist,
+    ReadOnlyChanged,
+    Release,
+    Send,
+)
+from replog.core.progress import LinkMode, Progress
+from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
+from replog.types import Entry, HealthState, PeerId
+
+__all__ = ["Leader", "LeaderLimits", "PeerStatus", "Proposal", "ReadEntries"]
+
+ReadEntries = Callable[[int, int, int], list[Entry]]
+"""read(lo, hi, bytes_max) over the master's own log."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderLimits:
+    thresholds: HealthThresholds
+    heartbeat_interval_ms: int = 1000
+    batch_entries_max: int = 1024
+    batch_bytes_max: int = 1 << 20
+    inflight_frames_max: int = 16
+    request_id_window: int = 10_000
+    waiters_max: int = 100_000
+    suspend_on_slaves_dead: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    token: int
+    first_index: int
+    last_index: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    peer: PeerId
+    health: HealthState
+    mode: LinkMode
+    acked_index: int
+    last_heard_ms_ago: int | None
+    refusal: str
+
+
+class Leader:
+    def __init__(
+        self,
+        peers: Sequence[PeerId],
+        *,
+        log_id: str,
+        last_index: int,
+        limits: LeaderLimits,
+        read_entries: ReadEntries,
+        now_ms: int,
+        recent_request_ids: Iterable[tuple[str, int, int]] = (),
+    ) -> None:
+        """`last_index` is the recovered log's end; a recovered log is synced."""
+        self._log_id = log_id
+        self._limits = limits
+        self._read = read_entries
+        self._now_ms = now_ms
+        self._last_index = last_index
+        self._synced_index = last_index
+        self._progress = {peer: Progress(peer) for peer in peers}
+        self._waiters = ConcernWaiters(len(peers) + 1)
+        self._next_token = 1
+        self._outputs: list[Output] = []
+        self._request_ids: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        for request_id, first, last in recent_request_ids:
+            self._remember(request_id, first, last)
+        self._read_only = not self._quorum()
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def last_index(self) -> int:
+        return self._last_index
+
+    @property
+    def synced_index(self) -> int:
+        return self._synced_index
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def w_max(self) -> int:
+        return len(self._progress) + 1
+
+    def alive(self) -> int:
+        return 1 + sum(p.health is not HealthState.UNHEALTHY for p in self._progress.values())
+
+    def quorum_needed(self) -> int:
+        return quorum_needed(len(self._progress))
+
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def peer_status(self) -> list[PeerStatus]:
+        return [
+            PeerStatus(
+                peer=p.peer,
+                health=p.health,
+                mode=p.mode,
+                acked_index=p.acked_index,
+                last_heard_ms_ago=None if p.last_heard_ms is None else self._now_ms - p.last_heard_ms,
+                refusal=p.refusal,
+            )
+            for p in self._progress.values()
+        ]
+
+    def take_outputs(self) -> list[Output]:
+        outputs, self._outputs = self._outputs, []
+        return outputs
+
+    # ------------------------------------------------------------------ inputs
+
+    def propose(self, payloads: Sequence[bytes], w: int, request_id: str | None = None) -> Proposal:
+        """Append payloads as consecutive entries and wait for `w` copies of the last one.
+
+        A request_id seen before appends nothing: the caller waits on the original entries.
+        """
+        if not 1 <= w <= self.w_max:
+            raise InvalidWriteConcern(f"w must be an integer in 1..{self.w_max}, got {w}")
+        if not payloads:
+            raise InvalidRequest("nothing to append")
+        if request_id is not None and request_id in self._request_ids:
+            first, last = self._request_ids[request_id]
+            return self._wait(first, last, w, duplicate=True)
+        if self._read_only:
+            raise ReadOnly(self.alive(), self.quorum_needed(), self.w_max)
+        secondaries_alive = self.alive() - 1
+        if self._limits.suspend_on_slaves_dead and w - 1 > secondaries_alive:
+            raise NotEnoughReplicas(
+                f"w={w} needs {w - 1} secondaries but only {secondaries_alive} are alive (suspend_on_slaves_dead is on)"
+            )
+        if len(self._waiters) >= self._limits.waiters_max:
+            raise Overloaded(f"too many appends waiting ({self._limits.waiters_max}, waiters_max)")
+        first = self._last_index + 1
+        entries = tuple(Entry(first + offset, payload, request_id) for offset, payload in enumerate(payloads))
+        self._last_index = entries[-1].index
+        self._outputs.append(Persist(entries))
+        if request_id is not None:
+            self._remember(request_id, first, self._last_index)
+        return self._wait(first, self._last_index, w, duplicate=False)
+
+    def cancel_tail(self, proposal: Proposal) -> None:
+        """The shell could not write the newest proposal's entries: forget them as if never made."""
+        if proposal.duplicate:
+            self._waiters.remove(proposal.token)
+            return
+        if proposal.last_index != self._last_index or proposal.first_index <= self._synced_index:
+            raise AssertionError(f"cancel_tail({proposal}) is not the unsynced tail (last {self._last_index})")
+        self._last_index = proposal.first_index - 1
+        self._waiters.remove(proposal.token)
+        for request_id, span in list(self._request_ids.items()):
+            if span[1] > self._last_index:
+                del self._request_ids[request_id]
+
+    def on_synced(self, index: int) -> None:
+        if index > self._last_index:
+            raise AssertionError(f"synced {index} beyond last index {self._last_index}")
+        if index <= self._synced_index:
+            return
+        self._synced_index = index
+        self._release()
+        for progress in self._progress.values():
+            self._pump(progress)
+
+    def on_connected(self, peer: PeerId, now_ms: int) -> None:
+        self._now_ms = now_ms
+        progress = self._progress[peer]
+        progress.mode = LinkMode.AWAIT_HELLO
+        progress.refusal = ""
+        progress.inflight.clear()
+        progress.last_heard_ms = now_ms
+        progress.last_sent_ms = now_ms
+        self._refresh_health(now_ms)
+
+    def on_disconnected(self, peer: PeerId, now_ms: int) -> None:
+        self._now_ms = now_ms
+        progress = self._progress[peer]
+        if progress.mode is LinkMode.REFUSED:
+            progress.inflight.clear()
+            progress.last_heard_ms = None
+        else:
+            progress.link_lost()
+        self._refresh_health(now_ms)
+
+    def on_message(self, peer: PeerId, message: Message, now_ms: int) -> None:
+        self._now_ms = now_ms
+        progress = self._progress[peer]
+        if not progress.connected:
+            return  # A frame that raced the disconnect: the next Hello will say the truth.
+        progress.last_heard_ms = now_ms
+        match message:
+            case Hello():
+                self._on_hello(progress, message)
+            case Ack(contiguous_index=index):
+                self._on_ack(progress, index)
+            case Error(code=code, detail=detail):
+                self._outputs.append(Disconnect(peer, f"secondary reported {code}: {detail}"))
+            case _:
+                self._protocol_error(progress, f"unexpected {type(message).__name__} from a secondary")
+        self._refresh_health(now_ms)
+
+    def tick(self, now_ms: int) -> None:
+        """Heartbeats on idle links, health and read-only re-evaluation."""
+        self._now_ms = now_ms
+        for progress in self._progress.values():
+            idle_ms = now_ms - progress.last_sent_ms
+            if progress.mode is LinkMode.STREAM and idle_ms >= self._limits.heartbeat_interval_ms:
+                self._outputs.append(Send(progress.peer, Heartbeat(self._synced_index)))
+                progress.last_sent_ms = now_ms
+        self._refresh_health(now_ms)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _wait(self, first: int, last: int, w: int, *, duplicate: bool) -> Proposal:
+        token = self._next_token
+        self._next_token += 1
+        self._waiters.add(w, last, token)
+        self._release()
+        return Proposal(token, first, last, duplicate)
+
+    def _remember(self, request_id: str, first: int, last: int) -> None:
+        self._request_ids[request_id] = (first, last)
+        while len(self._request_ids) > self._limits.request_id_window:
+            self._request_ids.popitem(last=False)
+
+    def _durable(self) -> list[int]:
+        return [self._synced_index, *(p.acked_index for p in self._progress.values())]
+
+    def _release(self) -> None:
+        for token, index in self._waiters.pop_satisfied(self._durable()):
+            self._outputs.append(Release(token, index))
+
+    def _on_hello(self, progress: Progress, hello: Hello) -> None:
+        if progress.mode is not LinkMode.AWAIT_HELLO:
+            self._protocol_error(progress, "Hello in the middle of a stream")
+            return
+        refusal = self._refusal(hello)
+        if refusal:
+            progress.refuse(refusal)
+            self._outputs.append(Send(progress.peer, Error("refused", refusal)))
+            self._outputs.append(Disconnect(progress.peer, refusal))
+            self._release()
+            return
+        progress.start_stream(hello.contiguous_index)
+        self._outputs.append(Send(progress.peer, Welcome(self._log_id, self._synced_index)))
+        if hello.contiguous_index < self._synced_index:
+            progress.catch_up_to = self._synced_index
+            self._outputs.append(CatchUp(progress.peer, hello.contiguous_index + 1, self._synced_index, done=False))
+        self._release()
+        self._pump(progress)
+
+    def _refusal(self, hello: Hello) -> str:
+        if hello.protocol_version != PROTOCOL_VERSION:
+            return f"protocol version {hello.protocol_version} is not {PROTOCOL_VERSION}"
+        if hello.log_id and hello.log_id != self._log_id:
+            return f"secondary holds log {hello.log_id}, not this master's log {self._log_id}"
+        if hello.contiguous_index > self._last_index:
+            return (
+                f"secondary holds entries 1..{hello.contiguous_index} but the master has only "
+                f"1..{self._last_index}: it belongs to another history"
+            )
+        return ""
+
+    def _on_ack(self, progress: Progress, index: int) -> None:
+        if progress.mode is not LinkMode.STREAM:
+            self._protocol_error(progress, "Ack before Hello")
+            return
+        if index > progress.next_index - 1:
+            self._protocol_error(progress, f"Ack({index}) beyond what was sent ({progress.next_index - 1})")
+            return
+        progress.acked(index)
+        if progress.catch_up_to and progress.acked_index >= progress.catch_up_to:
+            self._outputs.append(CatchUp(progress.peer, 0, progress.catch_up_to, done=True))
+            progress.catch_up_to = 0
+        self._release()
+        self._pump(progress)
+
+    def _pump(self, progress: Progress) -> None:
+        """Send batches while there is synced data the peer lacks and the window has room."""
+        limits = self._limits
+        while (
+            progress.mode is LinkMode.STREAM
+            and progress.next_index <= self._synced_index
+            and progress.window_open(limits.inflight_frames_max)
+        ):
+            hi = min(self._synced_index, progress.next_index + limits.batch_entries_max - 1)
+            entries = self._read(progress.next_index, hi, limits.batch_bytes_max)
+            if not entries or entries[0].index != progress.next_index:
+                raise AssertionError(f"log read at {progress.next_index} returned {entries[:1]}")
+            self._outputs.append(Send(progress.peer, Append(progress.next_index - 1, tuple(entries))))
+            progress.sent(entries[-1].index, self._now_ms)
+
+    def _protocol_error(self, progress: Progress, detail: str) -> None:
+        self._outputs.append(Send(progress.peer, Error("protocol", detail)))
+        self._outputs.append(Disconnect(progress.peer, f"protocol error: {detail}"))
+
+    def _refresh_health(self, now_ms: int) -> None:
+        for progress in self._progress.values():
+            silence = None
+            if progress.connected and progress.last_heard_ms is not None:
+                silence = now_ms - progress.last_heard_ms
+            health = classify(silence, self._limits.thresholds)
+            if health is not progress.health:
+                self._outputs.append(HealthChanged(progress.peer, progress.health, health))
+                progress.health = health
+        read_only = not self._quorum()
+        if read_only != self._read_only:
+            self._read_only = read_only
+            self._outputs.append(ReadOnlyChanged(read_only, self.alive(), self.quorum_needed()))
+
+    def _quorum(self) -> bool:
+        return self.alive() >= self.quorum_needed()

@@ -1,0 +1,82 @@
+"""Exception tree. Only web/api.py turns these into HTTP status codes.
+
+ReplogError
+├── ReadOnly                 no quorum: the master refuses writes
+├── NotEnoughReplicas        suspend_on_slaves_dead and w-1 exceeds the live secondaries
+├── InvalidWriteConcern      w outside 1..N+1
+├── InvalidRequest           a client's input is malformed
+├── Overloaded               a configured limit on waiters or pending bytes is reached
+├── ConfigError              a setting is invalid; names the setting
+├── StorageError             the local log could not be written or read
+│   ├── StorageFull          the disk is full
+│   ├── CorruptSegment       a closed segment failed validation
+│   └── ForeignLog           the data on disk belongs to another log
+└── ProtocolError            a replication frame broke the protocol
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CorruptSegment",
+    "ForeignLog",
+    "InvalidRequest",
+    "InvalidWriteConcern",
+    "NotEnoughReplicas",
+    "Overloaded",
+    "ProtocolError",
+    "ReadOnly",
+    "ReplogError",
+    "StorageError",
+    "StorageFull",
+]
+
+
+class ReplogError(Exception):
+    """Base of every error replog raises on purpose."""
+
+
+class ReadOnly(ReplogError):
+    def __init__(self, alive: int, needed: int, total: int) -> None:
+        self.alive, self.needed, self.total = alive, needed, total
+        super().__init__(f"read-only: no quorum ({alive} of {total} nodes alive, {needed} needed)")
+
+
+class NotEnoughReplicas(ReplogError):
+    pass
+
+
+class InvalidWriteConcern(ReplogError):
+    pass
+
+
+class InvalidRequest(ReplogError):
+    pass
+
+
+class Overloaded(ReplogError):
+    pass
+
+
+class ConfigError(ReplogError):
+    pass
+
+
+class StorageError(ReplogError):
+    pass
+
+
+class StorageFull(StorageError):
+    pass
+
+
+class CorruptSegment(StorageError):
+    pass
+
+
+class ForeignLog(StorageError):
+    pass
+
+
+class ProtocolError(ReplogError):
+    pass

@@ -1,0 +1,1 @@
+"""Network helpers of the shells."""

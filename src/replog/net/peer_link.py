@@ -1,0 +1,200 @@
+"""One persistent replication link from the master to one secondary.
+
+The master dials `ws://<secondary>/replication` and keeps that WebSocket for as long as it
+lives. A reader task feeds decoded frames to the master's core; `send` queues encoded frames
+for a writer task, which awaits the socket's drain, so a slow secondary pushes back on its
+own link only. When the link fails, the link waits a backoff delay and dials again, forever.
+The wait ends early when the secondary announces itself (`wake`, from POST /join) or when a
+heartbeat-period TCP probe finds its port open again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+import aiohttp
+
+from replog.core.messages import Message
+from replog.errors import ProtocolError
+from replog.net.backoff import delay_ms
+from replog.wire import codec
+
+__all__ = ["LinkCallbacks", "PeerLink"]
+
+log = logging.getLogger("replog.link")
+
+FRAME_BYTES_MAX = 64 << 20
+
+
+class LinkCallbacks:
+    """What a link reports to its master; each call runs the core and flushes its outputs."""
+
+    def __init__(
+        self,
+        connected: Callable[[int], None],
+        disconnected: Callable[[int], None],
+        message: Callable[[int, Message], None],
+    ) -> None:
+        self.connected = connected
+        self.disconnected = disconnected
+        self.message = message
+
+
+class PeerLink:
+    def __init__(
+        self,
+        peer: int,
+        address: str,
+        *,
+        session: aiohttp.ClientSession,
+        callbacks: LinkCallbacks,
+        connection_timeout_s: float,
+        backoff_base_ms: int,
+        backoff_max_ms: int,
+        probe_interval_s: float,
+        headers: dict[str, str],
+        rng: random.Random,
+    ) -> None:
+        self.peer = peer
+        self.address = address
+        self._session = session
+        self._callbacks = callbacks
+        self._timeout_s = connection_timeout_s
+        self._backoff = (backoff_base_ms, backoff_max_ms)
+        self._probe_interval_s = probe_interval_s
+        self._headers = headers
+        self._rng = rng
+        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.reconnects = 0
+        self.last_error = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.peer}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def send(self, message: Message) -> None:
+        if self._ws is not None:
+            self._outbox.put_nowait(codec.encode(message))
+
+    def close(self, reason: str) -> None:
+        """Close after what is queued has been written."""
+        if self._ws is not None:
+            self.last_error = reason
+            self._outbox.put_nowait(None)
+
+    def wake(self) -> None:
+        """The secondary says it is up: skip the rest of the backoff wait."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            self._wake.clear()
+            healthy_session = await self._connect_and_serve()
+            attempt = 0 if healthy_session else attempt + 1
+            delay = delay_ms(max(attempt - 1, 0), self._rng, base_ms=self._backoff[0], cap_ms=self._backoff[1])
+            log.info("link %d to %s: retry in %d ms (attempt %d)", self.peer, self.address, delay, attempt)
+            await self._wait_before_retry(delay / 1000)
+
+    async def _connect_and_serve(self) -> bool:
+        """One connection's life; True when it got as far as exchanging frames."""
+        try:
+            ws = await asyncio.wait_for(
+                self._session.ws_connect(
+                    f"{self.url}/replication",
+                    headers=self._headers,
+                    max_msg_size=FRAME_BYTES_MAX,
+                    autoping=True,
+                ),
+                self._timeout_s,
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._note_failure(f"dial failed: {_describe(exc)}")
+            return False
+        self._ws = ws
+        self.reconnects += 1
+        self._outbox = asyncio.Queue()
+        log.info("link %d to %s: up", self.peer, self.address)
+        self._callbacks.connected(self.peer)
+        writer = asyncio.get_running_loop().create_task(self._write(ws))
+        heard = False
+        try:
+            heard = await self._read(ws)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            self._ws = None
+            await ws.close()
+            log.warning("link %d to %s: down (%s)", self.peer, self.address, self.last_error or "closed")
+            self._callbacks.disconnected(self.peer)
+        return heard
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
+        heard = False
+        self.last_error = ""
+        try:
+            async for frame in ws:
+                if frame.type is not aiohttp.WSMsgType.BINARY:
+                    self.last_error = f"unexpected {frame.type.name} frame"
+                    break
+                heard = True
+                self._callbacks.message(self.peer, codec.decode(frame.data))
+        except ProtocolError as exc:
+            self.last_error = f"protocol error: {exc}"
+        except (aiohttp.ClientError, OSError) as exc:
+            self.last_error = _describe(exc)
+        return heard
+
+    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            while (frame := await self._outbox.get()) is not None:
+                await ws.send_bytes(frame)
+        except (aiohttp.ClientError, OSError, ConnectionError) as exc:
+            self.last_error = _describe(exc)
+        await ws.close()
+
+    async def _wait_before_retry(self, delay_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay_s
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(remaining, self._probe_interval_s))
+                log.info("link %d: secondary announced itself, dialling now", self.peer)
+                return
+            except TimeoutError:
+                pass
+            if deadline - loop.time() > 0 and await self._probe():
+                log.info("link %d: heartbeat probe found %s listening, dialling now", self.peer, self.address)
+                return
+
+    async def _probe(self) -> bool:
+        host, _, port = self.address.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), self._timeout_s)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    def _note_failure(self, error: str) -> None:
+        if error != self.last_error:
+            log.warning("link %d to %s: %s", self.peer, self.address, error)
+        self.last_error = error
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,1 @@
+"""The asyncio shells around the pure core: the master and secondary nodes."""

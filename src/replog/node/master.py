@@ -1,0 +1,270 @@
+"""The master's shell: HTTP appends in, the core's decisions out, futures resolved.
+
+Everything the core asks for is done in `_flush`, right after each input, in order:
+Persist goes to the group committer, Send and Disconnect to the peer's link, Release
+resolves the waiting request's future. The shell owns no replication logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from replog.config import Config
+from replog.core.health import HealthThresholds
+from replog.core.leader import Leader, LeaderLimits, PeerStatus, Proposal
+from replog.core.messages import Message
+from replog.core.outputs import (
+    CatchUp,
+    Disconnect,
+    HealthChanged,
+    Persist,
+    ReadOnlyChanged,
+    Release,
+    Send,
+)
+from replog.errors import StorageError
+from replog.net.peer_link import LinkCallbacks, PeerLink
+from replog.node.clock import Clock, RealClock
+from replog.node.committer import GroupCommitter
+from replog.storage.base import LogStore
+from replog.types import Entry
+
+__all__ = ["AppendResult", "MasterNode", "WriteConcernTimeout"]
+
+log = logging.getLogger("replog.master")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    first_index: int
+    last_index: int
+    w: int
+    duplicate: bool
+
+
+class WriteConcernTimeout(Exception):
+    """timeout_ms passed before w copies existed; the entries stay and keep replicating."""
+
+    def __init__(self, result: AppendResult, timeout_ms: int) -> None:
+        self.result = result
+        super().__init__(
+            f"write concern w={result.w} not reached within {timeout_ms} ms: index {result.last_index} is "
+            "stored on the master, replication continues"
+        )
+
+
+class MasterNode:
+    def __init__(self, config: Config, store: LogStore, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.store = store
+        self._clock = clock or RealClock()
+        limits = LeaderLimits(
+            thresholds=HealthThresholds(
+                suspect_after_ms=int(config.suspect_after_seconds * 1000),
+                unhealthy_after_ms=int(config.unhealthy_after_seconds * 1000),
+            ),
+            heartbeat_interval_ms=int(config.heartbeat_seconds * 1000),
+            batch_entries_max=config.batch_entries_max,
+            batch_bytes_max=config.batch_bytes_max,
+            inflight_frames_max=config.inflight_frames_max,
+            request_id_window=config.request_id_window,
+            waiters_max=config.waiters_max,
+            suspend_on_slaves_dead=config.suspend_on_slaves_dead,
+        )
+        self.core = Leader(
+            range(len(config.secondaries)),
+            log_id=store.log_id,
+            last_index=store.last_index,
+            limits=limits,
+            read_entries=store.read,
+            now_ms=self._clock.monotonic_ms(),
+            recent_request_ids=_recent_request_ids(store, config.request_id_window),
+        )
+        self._futures: dict[int, asyncio.Future[int]] = {}
+        self._committer = GroupCommitter(store, self._on_synced)
+        self._links: list[PeerLink] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.new_entries = asyncio.Condition()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        callbacks = LinkCallbacks(self._on_link_up, self._on_link_down, self._on_frame)
+        rng = random.Random()
+        for peer, address in enumerate(self.config.secondaries):
+            link = PeerLink(
+                peer,
+                address,
+                session=self._session,
+                callbacks=callbacks,
+                connection_timeout_s=self.config.connection_timeout,
+                backoff_base_ms=int(self.config.backoff_base_seconds * 1000),
+                backoff_max_ms=int(self.config.backoff_max_seconds * 1000),
+                probe_interval_s=self.config.heartbeat_seconds,
+                headers={},
+                rng=rng,
+            )
+            self._links.append(link)
+        self._committer.start()
+        for link in self._links:
+            link.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._ticker(), name="ticker"))
+        log.info(
+            "master up: log %s, %d entries, secondaries %s",
+            self.store.log_id,
+            self.store.last_index,
+            ", ".join(self.config.secondaries),
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for link in self._links:
+            await link.stop()
+        await self._committer.stop()
+        if self._session:
+            await self._session.close()
+        self.store.close()
+
+    # ------------------------------------------------------------------ appends
+
+    async def append(
+        self, payloads: Sequence[bytes], w: int, request_id: str | None = None, timeout_ms: int | None = None
+    ) -> AppendResult:
+        """Append and wait for `w` copies. Raises the core's refusals, StorageError, WriteConcernTimeout."""
+        proposal = self._propose(payloads, w, request_id)
+        result = AppendResult(proposal.first_index, proposal.last_index, w, proposal.duplicate)
+        future = self._futures[proposal.token]
+        if future.done():
+            self._futures.pop(proposal.token, None)
+            return result
+        try:
+            if timeout_ms is None:
+                await future
+            else:
+                await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+        except TimeoutError:
+            raise WriteConcernTimeout(result, timeout_ms or 0) from None
+        finally:
+            # A waiter that timed out or whose client left stays in the core until released.
+            self._futures.pop(proposal.token, None)
+        return result
+
+    def _propose(self, payloads: Sequence[bytes], w: int, request_id: str | None) -> Proposal:
+        proposal = self.core.propose(payloads, w, request_id)
+        self._futures[proposal.token] = asyncio.get_running_loop().create_future()
+        try:
+            self._flush()
+        except StorageError:
+            self.core.cancel_tail(proposal)
+            self._futures.pop(proposal.token, None)
+            raise
+        return proposal
+
+    def join(self, peer: int) -> None:
+        """POST /join: the secondary says it is up."""
+        log.info("secondary %d announced itself", peer)
+        self._links[peer].wake()
+
+    # ------------------------------------------------------------------- reads
+
+    def read_synced(self, start: int, limit: int) -> list[Entry]:
+        """Entries start..start+limit-1 that are synced on the master."""
+        hi = min(self.store.synced_index, start + limit - 1)
+        out: list[Entry] = []
+        while start <= hi:
+            chunk = self.store.read(start, hi, 4 << 20)
+            out += chunk
+            start = chunk[-1].index + 1
+        return out
+
+    def peer_status(self) -> list[tuple[PeerStatus, PeerLink]]:
+        return list(zip(self.core.peer_status(), self._links, strict=True))
+
+    # -------------------------------------------------------- core inputs/outputs
+
+    def _on_synced(self, index: int) -> None:
+        self.core.on_synced(index)
+        self._flush()
+        self._notify_readers()
+
+    def _on_link_up(self, peer: int) -> None:
+        self.core.on_connected(peer, self._clock.monotonic_ms())
+        self._flush()
+
+    def _on_link_down(self, peer: int) -> None:
+        self.core.on_disconnected(peer, self._clock.monotonic_ms())
+        self._flush()
+
+    def _on_frame(self, peer: int, message: Message) -> None:
+        self.core.on_message(peer, message, self._clock.monotonic_ms())
+        self._flush()
+
+    async def _ticker(self) -> None:
+        period_s = min(0.1, self.config.heartbeat_seconds / 2)
+        while True:
+            await asyncio.sleep(period_s)  # why: the core's timers advance on a fixed tick
+            self.core.tick(self._clock.monotonic_ms())
+            self._flush()
+
+    def _flush(self) -> None:
+        for output in self.core.take_outputs():
+            match output:
+                case Persist(entries):
+                    self._committer.append(entries)
+                case Send(peer, message):
+                    self._links[peer].send(message)
+                case Disconnect(peer, reason):
+                    log.warning("closing link %d: %s", peer, reason)
+                    self._links[peer].close(reason)
+                case Release(token, index):
+                    future = self._futures.get(token)
+                    if future is not None and not future.done():
+                        future.set_result(index)
+                case HealthChanged(peer, old, new):
+                    log.warning("secondary %d: %s -> %s", peer, old.value, new.value)
+                case ReadOnlyChanged(read_only, alive, needed):
+                    state = "ON (no quorum)" if read_only else "off (quorum back)"
+                    log.warning("read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed)
+                case CatchUp(peer, lo, hi, done):
+                    if done:
+                        log.info("secondary %d caught up to %d", peer, hi)
+                    else:
+                        log.info("secondary %d catching up: streaming %d entries (%d..%d)", peer, hi - lo + 1, lo, hi)
+
+    def _notify_readers(self) -> None:
+        async def notify() -> None:
+            async with self.new_entries:
+                self.new_entries.notify_all()
+
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(notify())
+
+
+def _recent_request_ids(store: LogStore, window: int) -> Iterator[tuple[str, int, int]]:
+    """Rebuild the dedup window from the log's tail: a batch's entries all carry its request_id."""
+    if window <= 0 or store.last_index == 0:
+        return
+    index = max(1, store.last_index - window + 1)
+    run: tuple[str, int, int] | None = None
+    while index <= store.last_index:
+        for entry in store.read(index, store.last_index, 4 << 20):
+            if run is not None and entry.request_id == run[0]:
+                run = (run[0], run[1], entry.index)
+                continue
+            if run is not None:
+                yield run
+            run = None if entry.request_id is None else (entry.request_id, entry.index, entry.index)
+            index = entry.index + 1
+    if run is not None:
+        yield run

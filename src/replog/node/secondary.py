@@ -1,0 +1,208 @@
+"""The secondary's shell: serves the master's replication WebSocket and applies its FaultPlan.
+
+One master connection at a time: a new one replaces the old (the old one is stale, for
+example after a partition the master noticed first). Before the Hello the shell waits until
+everything appended is synced, so the Hello reports exactly what survives a crash.
+
+Injected faults act here, around the pure Follower: delays and "error after append" between
+the fsync and the Ack, "internal looping" as a reader that stops reading, "server
+unavailable" as a refused upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from replog.config import Config
+from replog.core.follower import Follower
+from replog.core.messages import Ack
+from replog.core.outputs import Disconnect, Persist, Send, SetLogId
+from replog.errors import ProtocolError
+from replog.faults import FaultPlan
+from replog.net.peer_link import FRAME_BYTES_MAX
+from replog.node.clock import Clock, RealClock
+from replog.node.committer import GroupCommitter
+from replog.storage.base import LogStore
+from replog.types import Entry
+from replog.wire import codec
+
+__all__ = ["SecondaryNode"]
+
+log = logging.getLogger("replog.secondary")
+
+
+class SecondaryNode:
+    def __init__(self, config: Config, secondary_id: int, store: LogStore, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.id = secondary_id
+        self.store = store
+        self._clock = clock or RealClock()
+        self.core = Follower(secondary_id, log_id=store.log_id, synced_index=store.synced_index)
+        self._committer = GroupCommitter(store, self._on_synced)
+        self._rng = random.Random()
+        self.faults = FaultPlan.from_settings(config.faults_for(secondary_id), self._clock.monotonic_ms())
+        self._ws: web.WebSocketResponse | None = None
+        self._acks: asyncio.Queue[int | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.new_entries = asyncio.Condition()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._committer.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._announce(), name="join"))
+        log.info("secondary %d up: log %r, %d entries", self.id, self.store.log_id, self.store.last_index)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ws is not None:
+            await self._ws.close()
+        await self._committer.stop()
+        self.store.close()
+
+    def set_faults(self, settings: dict[str, Any]) -> FaultPlan:
+        self.faults = FaultPlan.from_settings(settings, self._clock.monotonic_ms(), base=self.faults)
+        log.warning("faults set: %s", self.faults.describe(self._clock.monotonic_ms()))
+        return self.faults
+
+    def now_ms(self) -> int:
+        return self._clock.monotonic_ms()
+
+    def read_synced(self, start: int, limit: int) -> list[Entry]:
+        hi = min(self.store.synced_index, start + limit - 1)
+        out: list[Entry] = []
+        while start <= hi:
+            chunk = self.store.read(start, hi, 4 << 20)
+            out += chunk
+            start = chunk[-1].index + 1
+        return out
+
+    # ------------------------------------------------------------ replication
+
+    async def serve_replication(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.unavailable(self.now_ms()):
+            log.warning("refusing the master's connection (server_unavailable fault)")
+            return web.json_response({"error": "server_unavailable fault injected"}, status=503)
+        ws = web.WebSocketResponse(max_msg_size=FRAME_BYTES_MAX, autoping=True)
+        await ws.prepare(request)
+        if self._ws is not None:
+            log.warning("a new master connection replaces the old one")
+            await self._ws.close()
+        await self._committer.wait_synced()
+        self._ws = ws
+        self._acks = asyncio.Queue()
+        acker = asyncio.get_running_loop().create_task(self._send_acks(ws, self._acks))
+        log.info("master connected from %s", request.remote)
+        self.core.on_connected()
+        self._flush()
+        try:
+            await self._read(ws)
+        finally:
+            if self._ws is ws:
+                self._ws = None
+                self.core.on_disconnected()
+            acker.cancel()
+            await asyncio.gather(acker, return_exceptions=True)
+            await ws.close()
+            log.warning("master connection closed")
+        return ws
+
+    async def _read(self, ws: web.WebSocketResponse) -> None:
+        async for frame in ws:
+            await self._stall_while_looping()
+            if self._ws is not ws:
+                return
+            if frame.type is not aiohttp.WSMsgType.BINARY:
+                log.warning("closing master link: unexpected %s frame", frame.type.name)
+                return
+            try:
+                message = codec.decode(frame.data)
+            except ProtocolError as exc:
+                log.warning("closing master link: protocol error: %s", exc)
+                return
+            self.core.on_message(message)
+            self._flush()
+
+    async def _stall_while_looping(self) -> None:
+        remaining_ms = self.faults.looping_until_ms - self.now_ms()
+        if remaining_ms > 0:
+            log.warning("internal_looping fault: not answering for %d ms", remaining_ms)
+            await asyncio.sleep(remaining_ms / 1000)  # why: the injected fault is a stall
+
+    async def _send_acks(self, ws: web.WebSocketResponse, acks: asyncio.Queue[int | None]) -> None:
+        """Acks leave here, after the injected delay, or the link drops instead (error_after_append)."""
+        while (index := await acks.get()) is not None:
+            while not acks.empty():  # Acks are cumulative: only the newest matters.
+                newer = acks.get_nowait()
+                if newer is None:
+                    return
+                index = newer
+            delay_ms = self.faults.ack_delay_ms(self._rng)
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)  # why: the injected fault is a delay
+            if self.faults.fail_after_append(self._rng):
+                log.warning("error_after_append fault: stored up to %d, dropping the link instead of acking", index)
+                await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
+                return
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                await ws.send_bytes(codec.encode(Ack(index)))
+
+    def _on_synced(self, index: int) -> None:
+        self.core.on_synced(index)
+        self._flush()
+        asyncio.get_running_loop().create_task(self._notify_readers())
+
+    async def _notify_readers(self) -> None:
+        async with self.new_entries:
+            self.new_entries.notify_all()
+
+    def _flush(self) -> None:
+        for output in self.core.take_outputs():
+            match output:
+                case Persist(entries):
+                    self._committer.append(entries)
+                case Send(_, Ack(contiguous_index=index)):
+                    self._acks.put_nowait(index)
+                case Send(_, message):
+                    if self._ws is not None:
+                        frame = codec.encode(message)
+                        asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
+                case Disconnect(_, reason):
+                    log.warning("closing master link: %s", reason)
+                    self._acks.put_nowait(None)
+                    if self._ws is not None:
+                        asyncio.get_running_loop().create_task(self._ws.close())
+                case SetLogId(log_id):
+                    log.info("adopting the master's log id %s", log_id)
+                    self.store.set_log_id(log_id)
+
+    async def _announce(self) -> None:
+        """Tell the master we are up so it dials now instead of after its backoff."""
+        url = f"http://{self.config.master}/join"
+        async with aiohttp.ClientSession() as session:
+            for attempt in range(5):
+                try:
+                    async with session.post(
+                        url, json={"id": self.id}, timeout=aiohttp.ClientTimeout(total=self.config.connection_timeout)
+                    ) as response:
+                        if response.status < 300:
+                            log.info("announced to the master at %s", self.config.master)
+                            return
+                        log.warning("master refused our announcement: HTTP %d", response.status)
+                        return
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    await asyncio.sleep(min(2.0, 0.2 * 2**attempt))  # why: backoff between announcements
+
+
+async def _send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:
+    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+        await ws.send_bytes(frame)

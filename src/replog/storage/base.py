@@ -1,0 +1,62 @@
+"""The LogStore protocol: what the shells need from a node's local log.
+
+A store holds entries 1..last_index with no holes. `append` only writes (it may sit in an OS
+buffer); `sync` makes everything appended so far durable under the store's policy and returns
+the new `synced_index`. Only synced entries are ever acknowledged or replicated, so a crash may
+lose an unsynced tail but never an entry anybody was told about.
+
+Thread use: the shells call `sync` from a worker thread while the event loop keeps calling
+`append` and `read`; implementations must allow that one overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from replog.types import Entry
+
+__all__ = ["LogStore", "check_append"]
+
+
+class LogStore(Protocol):
+    @property
+    def log_id(self) -> str:
+        """The identity of the log this store belongs to ('' until adopted)."""
+        ...
+
+    def set_log_id(self, log_id: str) -> None:
+        """Adopt a log id (a fresh secondary adopts its master's), durably."""
+        ...
+
+    @property
+    def last_index(self) -> int: ...
+
+    @property
+    def synced_index(self) -> int: ...
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Write entries that continue the log exactly (first index == last_index + 1)."""
+        ...
+
+    def sync(self) -> int:
+        """Make all appended entries durable; return the synced index."""
+        ...
+
+    def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry]:
+        """Entries lo..hi inclusive (clamped to last_index), stopping once bytes_max is passed.
+
+        Returns at least one entry when lo <= last_index, however large it is.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_append(last_index: int, entries: Sequence[Entry]) -> None:
+    """Shared precondition of every store: appended entries continue the log with no hole."""
+    expected = last_index + 1
+    for entry in entries:
+        if entry.index != expected:
+            raise AssertionError(f"append out of order: got index {entry.index}, expected {expected}")
+        expected += 1

@@ -1,0 +1,72 @@
+"""MemoryLog: the in-memory LogStore, used by `storage: memory` and by the simulator.
+
+`crash()` drops everything past `synced_index`, like a disk losing its page cache
+(FoundationDB's AsyncFileNonDurable idea), so the simulator can test what fsync promises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from replog.storage.base import check_append
+from replog.types import Entry
+
+__all__ = ["MemoryLog"]
+
+
+class MemoryLog:
+    def __init__(self, log_id: str = "", *, sync_on_append: bool = False) -> None:
+        self._log_id = log_id
+        self._entries: list[Entry] = []
+        self._synced_index = 0
+        self._sync_on_append = sync_on_append
+
+    @classmethod
+    def fresh(cls) -> MemoryLog:
+        """A new log with its own identity (what a master creates on first start)."""
+        return cls(uuid.uuid4().hex)
+
+    @property
+    def log_id(self) -> str:
+        return self._log_id
+
+    def set_log_id(self, log_id: str) -> None:
+        self._log_id = log_id
+
+    @property
+    def last_index(self) -> int:
+        return len(self._entries)
+
+    @property
+    def synced_index(self) -> int:
+        return self._synced_index
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        check_append(self.last_index, entries)
+        self._entries.extend(entries)
+        if self._sync_on_append:
+            self._synced_index = self.last_index
+
+    def sync(self) -> int:
+        self._synced_index = self.last_index
+        return self._synced_index
+
+    def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry]:
+        lo = max(lo, 1)
+        hi = min(hi, self.last_index)
+        out: list[Entry] = []
+        total = 0
+        for entry in self._entries[lo - 1 : hi]:
+            if out and total + entry.size_bytes() > bytes_max:
+                break
+            out.append(entry)
+            total += entry.size_bytes()
+        return out
+
+    def crash(self) -> None:
+        """Lose the unsynced tail, as a machine crash would."""
+        del self._entries[self._synced_index :]
+
+    def close(self) -> None:
+        pass

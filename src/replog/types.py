@@ -1,0 +1,32 @@
+"""Small value types shared by every layer.
+
+An entry's index is both its identity and its place in the total order: indexes start at 1
+and a log never has a hole. Payloads are opaque bytes to everything but the HTTP edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Entry", "HealthState", "PeerId"]
+
+PeerId = int
+"""A secondary's id: its position in the configured list (0, 1, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    index: int
+    payload: bytes
+    # A client's idempotency key, stored with the entry so the dedup window survives restarts.
+    request_id: str | None = None
+
+    def size_bytes(self) -> int:
+        return len(self.payload) + (len(self.request_id) if self.request_id else 0) + 16
+
+
+class HealthState(enum.Enum):
+    HEALTHY = "Healthy"
+    SUSPECTED = "Suspected"
+    UNHEALTHY = "Unhealthy"

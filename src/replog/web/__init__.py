@@ -1,0 +1,1 @@
+"""HTTP front of the nodes: the only place errors become status codes."""

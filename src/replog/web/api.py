@@ -1,0 +1,218 @@
+"""aiohttp routes of the master and the secondaries; the only place errors become statuses.
+
+| error                                   | status |
+|-----------------------------------------|--------|
+| InvalidRequest, InvalidWriteConcern     | 400    |
+| body above max_body_bytes               | 413    |
+| ReadOnly, NotEnoughReplicas, Overloaded | 503 (+ Retry-After) |
+| WriteConcernTimeout                     | 504, with the index: the entry stays |
+| StorageFull                             | 507    |
+| StorageError                            | 503    |
+Every error body is `{"error": "..."}`, including aiohttp's own 404 and 405.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from replog.errors import (
+    InvalidRequest,
+    InvalidWriteConcern,
+    NotEnoughReplicas,
+    Overloaded,
+    ReadOnly,
+    StorageError,
+    StorageFull,
+)
+from replog.node.master import MasterNode, WriteConcernTimeout
+from replog.node.secondary import SecondaryNode
+from replog.types import Entry
+from replog.web.requests import PageRequest, parse_append, parse_page
+
+__all__ = ["master_app", "secondary_app"]
+
+log = logging.getLogger("replog.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PAGE_CHUNK = 1000
+
+
+def _error(status: int, message: str, **extra: object) -> web.Response:
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (InvalidRequest, InvalidWriteConcern) as exc:
+        return _error(400, str(exc))
+    except (ReadOnly, NotEnoughReplicas, Overloaded) as exc:
+        return _error(503, str(exc))
+    except WriteConcernTimeout as exc:
+        return _error(504, str(exc), index=exc.result.last_index, w=exc.result.w)
+    except StorageFull as exc:
+        return _error(507, f"disk full: {exc}")
+    except StorageError as exc:
+        return _error(503, f"storage error: {exc}")
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _error(413, f"body larger than max_body_bytes ({exc.max_size} bytes)")
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return _error(405, f"method {request.method} not allowed on {request.path}; allowed: {allowed}")
+    except web.HTTPNotFound:
+        return _error(404, f"no such path: {request.path}")
+
+
+def _app(max_body_bytes: int) -> web.Application:
+    return web.Application(middlewares=[_errors_as_json], client_max_size=max_body_bytes)
+
+
+# --------------------------------------------------------------------- master
+
+
+def master_app(node: MasterNode) -> web.Application:
+    app = _app(node.config.max_body_bytes)
+    w_max = len(node.config.secondaries) + 1
+
+    async def append(request: web.Request) -> web.Response:
+        body = await request.read()
+        parsed = parse_append(body, default_w=node.config.default_w, w_max=w_max)
+        result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
+        answer: dict[str, object] = {"index": result.last_index, "w": result.w, "duplicate": result.duplicate}
+        if parsed.batch:
+            answer.update(first_index=result.first_index, last_index=result.last_index)
+        return web.json_response(answer, status=200 if result.duplicate else 201)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        return await _serve_messages(request, node.read_synced, node.store.synced_index)
+
+    async def health(request: web.Request) -> web.Response:
+        core = node.core
+        secondaries = []
+        for status, link in node.peer_status():
+            secondaries.append(
+                {
+                    "id": status.peer,
+                    "url": link.url,
+                    "status": status.health.value,
+                    "link": status.mode.value,
+                    "acked_index": status.acked_index,
+                    "lag": max(0, core.synced_index - status.acked_index),
+                    "last_heard_ms_ago": status.last_heard_ms_ago,
+                    "reconnects": link.reconnects,
+                    "last_error": status.refusal or link.last_error,
+                }
+            )
+        return web.json_response(
+            {
+                "role": "master",
+                "log_id": node.store.log_id,
+                "read_only": core.read_only,
+                "quorum": {"alive": core.alive(), "needed": core.quorum_needed()},
+                "last_index": core.synced_index,
+                "waiting": core.waiting(),
+                "secondaries": secondaries,
+            }
+        )
+
+    async def join(request: web.Request) -> web.Response:
+        try:
+            peer = (await request.json())["id"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidRequest('body must be {"id": <secondary id>}') from None
+        if isinstance(peer, bool) or not isinstance(peer, int) or not 0 <= peer < len(node.config.secondaries):
+            raise InvalidRequest(f"'id' must be a configured secondary id in 0..{len(node.config.secondaries) - 1}")
+        node.join(peer)
+        return web.json_response({"ok": True})
+
+    for path in ("/", "/messages"):
+        app.router.add_post(path, append)
+        app.router.add_get(path, messages)
+    app.router.add_get("/health", health)
+    app.router.add_post("/join", join)
+    return app
+
+
+# ------------------------------------------------------------------ secondary
+
+
+def secondary_app(node: SecondaryNode) -> web.Application:
+    app = _app(node.config.max_body_bytes)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        return await _serve_messages(request, node.read_synced, node.store.synced_index)
+
+    async def not_writable(request: web.Request) -> web.Response:
+        return _error(405, f"secondaries are read-only: append on the master at http://{node.config.master}/")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "role": "secondary",
+                "id": node.id,
+                "log_id": node.store.log_id,
+                "contiguous_index": node.store.synced_index,
+                "master_connected": node.core.connected,
+                "refusal": node.core.refusal,
+            }
+        )
+
+    async def get_faults(request: web.Request) -> web.Response:
+        return web.json_response(node.faults.describe(node.now_ms()))
+
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            settings = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+        if not isinstance(settings, dict):
+            raise InvalidRequest("body must be a JSON object of faults")
+        return web.json_response(node.set_faults(settings).describe(node.now_ms()))
+
+    for path in ("/", "/messages"):
+        app.router.add_get(path, messages)
+        app.router.add_post(path, not_writable)
+    app.router.add_get("/health", health)
+    app.router.add_get("/faults", get_faults)
+    app.router.add_post("/faults", set_faults)
+    app.router.add_get("/replication", node.serve_replication)
+    return app
+
+
+# -------------------------------------------------------------------- shared
+
+
+async def _serve_messages(
+    request: web.Request, read: Callable[[int, int], Sequence[Entry]], synced_index: int
+) -> web.StreamResponse:
+    """A page as one JSON body; the whole log streamed in chunks so memory stays bounded."""
+    page = parse_page(request.query)
+    if page.limit is not None:
+        return web.json_response(_render(read(page.start, page.limit), page))
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b"[")
+    start, first = page.start, True
+    while start <= synced_index:
+        entries = read(start, PAGE_CHUNK)
+        if not entries:
+            break
+        text = json.dumps(_render(entries, page))[1:-1]
+        await response.write((text if first else "," + text).encode())
+        first = False
+        start = entries[-1].index + 1
+    await response.write(b"]")
+    await response.write_eof()
+    return response
+
+
+def _render(entries: Sequence[Entry], page: PageRequest) -> list[object]:
+    if page.detail:
+        return [{"index": e.index, "msg": e.payload.decode("utf-8", "replace")} for e in entries]
+    return [e.payload.decode("utf-8", "replace") for e in entries]

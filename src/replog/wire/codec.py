@@ -1,0 +1,119 @@
+"""Replication frames <-> messages. The only module that knows the wire format.
+
+A frame is one WebSocket binary message: `u8 kind | msgpack body`. Bodies are msgpack arrays
+(positional, so a frame carries no field names); an Append's entries are flattened into one
+array of index, payload, request_id triples. Decoding validates every field's type and the
+entries' continuity and raises ProtocolError on anything else, so a bad frame can only
+close its link, never reach the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Message, Welcome
+from replog.errors import ProtocolError
+from replog.types import Entry
+
+__all__ = ["decode", "encode"]
+
+_KIND_BY_TYPE: dict[type, int] = {Hello: 1, Welcome: 2, Append: 3, Ack: 4, Heartbeat: 5, Error: 6}
+_MAX_INDEX = (1 << 63) - 1
+
+
+def encode(message: Message) -> bytes:
+    kind = _KIND_BY_TYPE[type(message)]
+    match message:
+        case Hello(node_id, log_id, contiguous_index, protocol_version):
+            body: list[Any] = [node_id, log_id, contiguous_index, protocol_version]
+        case Welcome(log_id, last_index):
+            body = [log_id, last_index]
+        case Append(prev_index, entries):
+            flat: list[Any] = []
+            for entry in entries:
+                flat += (entry.index, entry.payload, entry.request_id)
+            body = [prev_index, flat]
+        case Ack(contiguous_index):
+            body = [contiguous_index]
+        case Heartbeat(last_index):
+            body = [last_index]
+        case Error(code, detail):
+            body = [code, detail]
+    return bytes((kind,)) + msgpack.packb(body, use_bin_type=True)
+
+
+def decode(frame: bytes) -> Message:
+    if not frame:
+        raise ProtocolError("empty frame")
+    try:
+        body = msgpack.unpackb(frame[1:], raw=False, use_list=True, strict_map_key=True)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise ProtocolError(f"undecodable frame body: {exc}") from None
+    if not isinstance(body, list):
+        raise ProtocolError("frame body is not an array")
+    kind = frame[0]
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise ProtocolError(f"unknown frame kind {kind}")
+    return decoder(body)
+
+
+def _fields(body: list[Any], *types: type) -> list[Any]:
+    if len(body) != len(types):
+        raise ProtocolError(f"frame has {len(body)} fields, expected {len(types)}")
+    for value, expected in zip(body, types, strict=True):
+        # bool is an int subclass; a flag is never a valid index.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ProtocolError(f"field {value!r:.40} is not {expected.__name__}")
+        if expected is int and not 0 <= value <= _MAX_INDEX:
+            raise ProtocolError(f"integer field {value} out of range")
+    return body
+
+
+def _decode_hello(body: list[Any]) -> Hello:
+    return Hello(*_fields(body, int, str, int, int))
+
+
+def _decode_welcome(body: list[Any]) -> Welcome:
+    return Welcome(*_fields(body, str, int))
+
+
+def _decode_append(body: list[Any]) -> Append:
+    prev_index, flat = _fields(body, int, list)
+    if not flat or len(flat) % 3:
+        raise ProtocolError("Append needs at least one (index, payload, request_id) triple")
+    entries = []
+    expected = prev_index + 1
+    for i in range(0, len(flat), 3):
+        index, payload, request_id = flat[i : i + 3]
+        if index != expected or isinstance(index, bool):
+            raise ProtocolError(f"Append entry index {index!r:.20} where {expected} belongs")
+        if not isinstance(payload, bytes) or not (request_id is None or isinstance(request_id, str)):
+            raise ProtocolError(f"Append entry {index} has a malformed payload or request_id")
+        entries.append(Entry(index, payload, request_id))
+        expected += 1
+    return Append(prev_index, tuple(entries))
+
+
+def _decode_ack(body: list[Any]) -> Ack:
+    return Ack(*_fields(body, int))
+
+
+def _decode_heartbeat(body: list[Any]) -> Heartbeat:
+    return Heartbeat(*_fields(body, int))
+
+
+def _decode_error(body: list[Any]) -> Error:
+    return Error(*_fields(body, str, str))
+
+
+_DECODERS = {
+    1: _decode_hello,
+    2: _decode_welcome,
+    3: _decode_append,
+    4: _decode_ack,
+    5: _decode_heartbeat,
+    6: _decode_error,
+}
