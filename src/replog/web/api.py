@@ -39,6 +39,7 @@ log = logging.getLogger("replog.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAGE_CHUNK = 1000
+MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)
 
 
 def _error(status: int, message: str, **extra: object) -> web.Response:
@@ -60,8 +61,8 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return _error(507, f"disk full: {exc}")
     except StorageError as exc:
         return _error(503, f"storage error: {exc}")
-    except web.HTTPRequestEntityTooLarge as exc:
-        return _error(413, f"body larger than max_body_bytes ({exc.max_size} bytes)")
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"body larger than max_body_bytes ({request.app[MAX_BODY_BYTES]} bytes)")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return _error(405, f"method {request.method} not allowed on {request.path}; allowed: {allowed}")
@@ -70,7 +71,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _app(max_body_bytes: int) -> web.Application:
-    return web.Application(middlewares=[_errors_as_json], client_max_size=max_body_bytes)
+    app = web.Application(middlewares=[_errors_as_json], client_max_size=max_body_bytes)
+    app[MAX_BODY_BYTES] = max_body_bytes
+    return app
 
 
 # --------------------------------------------------------------------- master

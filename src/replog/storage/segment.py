@@ -1,0 +1,781 @@
+"""SegmentLog: the on-disk LogStore, a segmented append-only log with a CRC on every record.
+
+Why segments: a log only grows at its tail, so one file per `segment_bytes_max` keeps every file but the
+newest immutable. That split is what makes recovery decisive (LogCabin's rule): a crash can only tear the
+tail of the newest segment, so a short or CRC-failing record there is an interrupted write that nobody was
+ever told about and is cut off with a warning, while the same damage in a closed segment is real
+corruption and the node refuses to start rather than serve a log with a hole. For the same reason a
+segment is fsynced before the next one is created (except under fsync "never"), and the directory is
+fsynced after each new file, so a closed segment is always complete on disk.
+
+Why one write per append: the shell batches the proposals of one event-loop turn, so throughput comes from
+batch size; `append` encodes the whole batch into one buffer and hands it to the kernel in one `os.write`
+(one per segment touched), and `sync` pays one fsync for all of it (group commit). An append is all or
+nothing: if a write fails (a full disk, say) the file is truncated back to the last good record and any
+segment created for it is removed, so a later append never builds on half a record.
+
+Why this threading: `sync` runs on a worker thread while the event loop keeps appending and reading. The
+lock only guards the small bookkeeping both sides touch (the writer fd, the written index, the fds of
+segments retired by a roll); `sync` snapshots the written index before its fsync and never holds the lock
+across it, so the loop never waits for the disk. Syncs are serialized among themselves, and only `sync`
+(or `close`) closes a retired fd, so an fsync in flight never sees its fd closed under it.
+
+Why so little memory: payloads stay on disk. The offset index is derived data rebuilt by the recovery scan
+(no sidecar file) and costs 8 bytes per entry (an `array('Q')` of record offsets per segment). Recent
+entries sit in a tail cache bounded by `cache_bytes_max`, which serves the secondaries that keep up;
+catch-up reads go to disk, one `pread` per chunk of at most `bytes_max`.
+
+Format (little-endian): a segment `segments/<first_index:020d>.seg` starts with `b"RPLG" | u16 version |
+u64 first_index`, then records `u32 body_len | u32 crc32 | u64 index | body`, with body
+`u16 request_id_len | request_id utf-8 | payload` (request_id_len 0xFFFF means no request id). The crc
+(zlib.crc32) covers the index and the body, i.e. the record's bytes from offset 8 to its end.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import errno
+import logging
+import mmap
+import os
+import re
+import shutil
+import threading
+import time
+import zlib
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from struct import Struct
+from types import TracebackType
+from typing import Any
+
+from replog.errors import ConfigError, CorruptSegment, InvalidRequest, StorageError, StorageFull
+from replog.storage.base import check_append
+from replog.storage.meta import META_FILE_NAME, fsync_dir, read_meta, write_meta
+from replog.types import Entry
+
+__all__ = ["FORMAT_VERSION", "FSYNC_POLICIES", "SegmentLog"]
+
+FORMAT_VERSION = 1
+FSYNC_POLICIES = ("always", "interval", "never")
+
+_MAGIC = b"RPLG"
+_SEGMENT_HEADER = Struct("<4sHQ")  # magic, format_version, first_index
+_RECORD_HEAD = Struct("<IIQH")  # body_len, crc32, index, request_id_len (the body's first field)
+_RECORD_HEADER_BYTES = 16  # body_len, crc32 and index; the body starts here
+_CRC_START = 8  # the crc covers the record from its index field to its end
+_NO_REQUEST_ID = 0xFFFF
+_BODY_BYTES_MAX = 0xFFFF_FFFF
+_SEGMENTS_DIR_NAME = "segments"
+_SEGMENT_NAME = re.compile(r"^(\d{20})\.seg$")
+_READ_FDS_MAX = 16
+_CACHE_COMPACT_AFTER = 1024
+_LOGGER = logging.getLogger("replog.storage")
+
+_Buffer = bytes | memoryview | mmap.mmap
+_Where = tuple[Path, int]  # a file, and the byte offset in it where a buffer read from it starts
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """An encoded record kept in two parts, so the payload is copied once: into the write buffer."""
+
+    head: bytes
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + len(self.payload)
+
+
+@dataclass(eq=False)
+class _Segment:
+    path: Path
+    first_index: int
+    # offsets[i] is where the record of index first_index + i starts in the file.
+    offsets: array[int] = field(default_factory=lambda: array("Q"))
+    end_offset: int = _SEGMENT_HEADER.size
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.offsets) - 1
+
+    def record_end(self, position: int) -> int:
+        """Where the record at `position` (index - first_index) ends."""
+        return self.offsets[position + 1] if position + 1 < len(self.offsets) else self.end_offset
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    offsets: array[int]
+    end_offset: int
+    problem: str | None  # why the scan stopped before the end of the file, if it did
+
+
+# --- records -------------------------------------------------------------------------------------------
+
+
+def _encode_record(entry: Entry) -> _Record:
+    """Encode one entry, validating it before it goes anywhere near the disk."""
+    if entry.index < 1:
+        raise AssertionError(f"entry index must be >= 1, got {entry.index}")
+    if not isinstance(entry.payload, bytes):
+        raise AssertionError(f"entry {entry.index}: payload must be bytes, got {type(entry.payload).__name__}")
+    if entry.request_id is None:
+        request_id, request_id_len = b"", _NO_REQUEST_ID
+    else:
+        request_id = entry.request_id.encode("utf-8")
+        request_id_len = len(request_id)
+        if request_id_len >= _NO_REQUEST_ID:
+            raise InvalidRequest(f"entry {entry.index}: request_id is {request_id_len} bytes, max 65534")
+    body_len = 2 + len(request_id) + len(entry.payload)
+    if body_len > _BODY_BYTES_MAX:
+        raise InvalidRequest(f"entry {entry.index}: {len(entry.payload)} payload bytes do not fit a record")
+    covered = _RECORD_HEAD.pack(0, 0, entry.index, request_id_len)[_CRC_START:] + request_id
+    crc = zlib.crc32(entry.payload, zlib.crc32(covered))
+    head = _RECORD_HEAD.pack(body_len, crc, entry.index, request_id_len) + request_id
+    return _Record(head, entry.payload)
+
+
+def _record_problem(buf: _Buffer, offset: int, index: int) -> tuple[str | None, int]:
+    """Check the record at `offset`; return (what is wrong or None, where the record ends)."""
+    available = len(buf) - offset
+    if available < _RECORD_HEAD.size:
+        return f"short record header ({available} of {_RECORD_HEAD.size} bytes)", offset
+    body_len, crc, found_index, request_id_len = _RECORD_HEAD.unpack_from(buf, offset)
+    end = offset + _RECORD_HEADER_BYTES + body_len
+    if end > len(buf):
+        return f"short record ({available} of {end - offset} bytes)", offset
+    if zlib.crc32(buf[offset + _CRC_START : end]) != crc:
+        return "crc mismatch", offset
+    if found_index != index:
+        return f"index {found_index} where {index} was expected", offset
+    if body_len < 2 or (request_id_len != _NO_REQUEST_ID and 2 + request_id_len > body_len):
+        return f"request id length {request_id_len} does not fit a body of {body_len} bytes", offset
+    return None, end
+
+
+def _decode_record(view: memoryview, offset: int, index: int, where: _Where) -> tuple[Entry, int]:
+    """Decode and validate the record at `offset` of `view`, which starts at where[1] in file where[0]."""
+    problem, end = _record_problem(view, offset, index)
+    if problem is not None:
+        raise CorruptSegment(f"{where[0]} at byte offset {where[1] + offset}: {problem}")
+    request_id_len = _RECORD_HEAD.unpack_from(view, offset)[3]
+    start = offset + _RECORD_HEAD.size
+    request_id: str | None = None
+    if request_id_len != _NO_REQUEST_ID:
+        try:
+            request_id = str(view[start : start + request_id_len], "utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorruptSegment(f"{where[0]} at byte offset {where[1] + offset}: bad request id ({exc})") from exc
+        start += request_id_len
+    return Entry(index, bytes(view[start:end]), request_id), end
+
+
+def _decode_records(data: bytes, index: int, count: int, where: _Where) -> list[Entry]:
+    entries: list[Entry] = []
+    offset = 0
+    with memoryview(data) as view:
+        for i in range(index, index + count):
+            entry, offset = _decode_record(view, offset, i, where)
+            entries.append(entry)
+    return entries
+
+
+def _scan_records(buf: _Buffer, first_index: int) -> _Scan:
+    """Walk a segment's records until the end of the file or the first one that fails its checks."""
+    offsets = array("Q")
+    offset, index = _SEGMENT_HEADER.size, first_index
+    while offset < len(buf):
+        problem, end = _record_problem(buf, offset, index)
+        if problem is not None:
+            return _Scan(offsets, offset, problem)
+        offsets.append(offset)
+        offset, index = end, index + 1
+    return _Scan(offsets, offset, None)
+
+
+def _header_problem(buf: _Buffer, first_index: int) -> str | None:
+    magic, version, header_first_index = _SEGMENT_HEADER.unpack_from(buf, 0)
+    if magic != _MAGIC:
+        return f"bad magic {magic!r}"
+    if version != FORMAT_VERSION:
+        return f"format version {version}, this replog reads only version {FORMAT_VERSION}"
+    if header_first_index != first_index:
+        return f"header says first index {header_first_index} but the file name says {first_index}"
+    return None
+
+
+def _take_within(entries: Sequence[Entry], start: int, stop: int, bytes_max: int) -> list[Entry]:
+    """entries[start:stop], stopping before bytes_max would be passed, but always at least one."""
+    out: list[Entry] = []
+    total = 0
+    for i in range(start, stop):
+        size = entries[i].size_bytes()
+        if out and total + size > bytes_max:
+            break
+        out.append(entries[i])
+        total += size
+    return out
+
+
+def _plan_groups(end_offset: int | None, sizes: Sequence[int], segment_bytes_max: int) -> list[int]:
+    """How many records go to the current segment (first count), then to each new segment in turn.
+
+    A segment takes a record while it stays within segment_bytes_max; an empty one takes any record.
+    `end_offset` is None when there is no segment yet.
+    """
+    counts = [0]
+    used = end_offset
+    for size in sizes:
+        if used is None or (used + size > segment_bytes_max and used > _SEGMENT_HEADER.size):
+            counts.append(0)
+            used = _SEGMENT_HEADER.size
+        counts[-1] += 1
+        used += size
+    return counts
+
+
+# --- small helpers -------------------------------------------------------------------------------------
+
+
+def _storage_error(exc: OSError, what: str) -> StorageError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"{what}: the disk is full ({exc.strerror}); free some space")
+    return StorageError(f"{what}: {exc}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _close_fds(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _segment_path(segments_dir: Path, first_index: int) -> Path:
+    return segments_dir / f"{first_index:020d}.seg"
+
+
+def _list_segment_files(segments_dir: Path) -> list[tuple[int, Path]]:
+    found = [(m, p) for p in segments_dir.iterdir() if (m := _SEGMENT_NAME.match(p.name))]
+    return sorted((int(m.group(1)), p) for m, p in found)
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[_Buffer]:
+    """The file's bytes, memory-mapped so that scanning a large segment does not load it on the heap."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
+
+
+def _check_settings(fsync: str, fsync_interval_ms: int, segment_bytes_max: int, cache_bytes_max: int) -> None:
+    if fsync not in FSYNC_POLICIES:
+        raise ConfigError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}; got {fsync!r}")
+    if fsync_interval_ms < 0:
+        raise ConfigError(f"fsync_interval_ms must be >= 0; got {fsync_interval_ms}")
+    if segment_bytes_max <= _SEGMENT_HEADER.size + _RECORD_HEAD.size:
+        raise ConfigError(f"segment_bytes_max must exceed {_SEGMENT_HEADER.size + _RECORD_HEAD.size}")
+    if cache_bytes_max < 0:
+        raise ConfigError(f"cache_bytes_max must be >= 0; got {cache_bytes_max}")
+
+
+# --- recovery ------------------------------------------------------------------------------------------
+
+
+def _load_meta(data_dir: Path, has_segments: bool) -> dict[str, Any]:
+    meta = read_meta(data_dir)
+    path = data_dir / META_FILE_NAME
+    if meta is None:
+        if has_segments:
+            raise StorageError(f"{path} is missing but segments exist; refusing to guess whose log they are")
+        meta = {"format_version": FORMAT_VERSION, "log_id": ""}
+        write_meta(data_dir, meta)
+        return meta
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise StorageError(
+            f"{path} has format_version {version!r}, but this replog reads only version {FORMAT_VERSION}"
+        )
+    if not isinstance(meta.get("log_id", ""), str):
+        raise StorageError(f"{path}: log_id must be a string")
+    return meta
+
+
+def _check_contiguous(path: Path, first_index: int, expected: int) -> None:
+    if first_index != expected:
+        raise CorruptSegment(
+            f"{path} at byte offset 0: starts at index {first_index} but index {expected} was expected "
+            "(a segment is missing or misnamed)"
+        )
+
+
+def _load_closed(path: Path, first_index: int, expected: int) -> _Segment:
+    """A closed segment must validate fully: any damage in it is real corruption."""
+    _check_contiguous(path, first_index, expected)
+    with _mapped(path) as buf:
+        if len(buf) < _SEGMENT_HEADER.size:
+            raise CorruptSegment(f"{path} at byte offset 0: short segment header ({len(buf)} bytes)")
+        problem = _header_problem(buf, first_index)
+        if problem is not None:
+            raise CorruptSegment(f"{path} at byte offset 0: {problem}")
+        scan = _scan_records(buf, first_index)
+    if scan.problem is not None:
+        raise CorruptSegment(f"{path} at byte offset {scan.end_offset}: {scan.problem}")
+    if not scan.offsets:
+        raise CorruptSegment(f"{path}: a closed segment holds no records")
+    return _Segment(path, first_index, scan.offsets, scan.end_offset)
+
+
+def _recover_newest(path: Path, first_index: int, expected: int, logger: logging.Logger) -> _Segment | None:
+    """Scan the newest segment and cut off its torn tail; None if even its header was torn."""
+    _check_contiguous(path, first_index, expected)
+    with _mapped(path) as buf:
+        size = len(buf)
+        if size < _SEGMENT_HEADER.size:
+            scan = None
+        else:
+            problem = _header_problem(buf, first_index)
+            if problem is not None:
+                raise CorruptSegment(f"{path} at byte offset 0: {problem}")
+            scan = _scan_records(buf, first_index)
+    if scan is None:
+        logger.warning("%s: torn segment header (%d bytes); removing the file", path, size)
+        path.unlink()
+        fsync_dir(path.parent)
+        return None
+    if scan.problem is not None:
+        _truncate(path, scan.end_offset)
+        logger.warning(
+            "%s: torn tail at byte offset %d (%s); dropped %d bytes",
+            path,
+            scan.end_offset,
+            scan.problem,
+            size - scan.end_offset,
+        )
+    return _Segment(path, first_index, scan.offsets, scan.end_offset)
+
+
+def _truncate(path: Path, size: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _recover_segments(segments_dir: Path, logger: logging.Logger) -> list[_Segment]:
+    named = _list_segment_files(segments_dir)
+    segments: list[_Segment] = []
+    expected = 1
+    for position, (first_index, path) in enumerate(named):
+        if position < len(named) - 1:
+            segments.append(_load_closed(path, first_index, expected))
+        else:
+            newest = _recover_newest(path, first_index, expected, logger)
+            segments.extend([newest] if newest is not None else [])
+        expected = segments[-1].last_index + 1 if segments else 1
+    return segments
+
+
+# --- caches --------------------------------------------------------------------------------------------
+
+
+class _TailCache:
+    """The newest entries, bounded by bytes, so secondaries that keep up never touch the disk."""
+
+    def __init__(self, bytes_max: int, next_index: int) -> None:
+        self._bytes_max = bytes_max
+        self._entries: list[Entry] = []
+        self._head = 0  # entries before it are evicted; compacted now and then
+        self._bytes = 0
+        self._next_index = next_index
+
+    @property
+    def first_index(self) -> int:
+        return self._entries[self._head].index if self._head < len(self._entries) else self._next_index
+
+    def extend(self, entries: Sequence[Entry]) -> None:
+        self._entries.extend(entries)
+        self._bytes += sum(entry.size_bytes() for entry in entries)
+        self._next_index = entries[-1].index + 1
+        while self._bytes > self._bytes_max and self._head < len(self._entries):
+            self._bytes -= self._entries[self._head].size_bytes()
+            self._head += 1
+        if self._head >= _CACHE_COMPACT_AFTER and 2 * self._head >= len(self._entries):
+            del self._entries[: self._head]
+            self._head = 0
+
+    def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | None:
+        """Entries lo..hi if the cache holds lo (hi must not pass the log's end), else None."""
+        first = self.first_index
+        if lo < first:
+            return None
+        start = self._head + lo - first
+        return _take_within(self._entries, start, start + hi - lo + 1, bytes_max)
+
+
+class _ReadFds:
+    """A few read-only fds, least recently used out, so catch-up reads do not reopen files each time."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._fds: OrderedDict[Path, int] = OrderedDict()
+
+    def get(self, path: Path) -> int:
+        fd = self._fds.pop(path, None)
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY)
+            if len(self._fds) >= self._capacity:
+                os.close(self._fds.popitem(last=False)[1])
+        self._fds[path] = fd
+        return fd
+
+    def close_all(self) -> None:
+        _close_fds(list(self._fds.values()))
+        self._fds.clear()
+
+
+# --- the store -----------------------------------------------------------------------------------------
+
+
+class SegmentLog:
+    """The segmented on-disk LogStore. Build it with `SegmentLog.open(data_dir, ...)`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        meta: dict[str, Any],
+        segments: list[_Segment],
+        *,
+        fsync: str,
+        fsync_interval_ms: int,
+        segment_bytes_max: int,
+        cache_bytes_max: int,
+        logger: logging.Logger,
+    ) -> None:
+        self._data_dir = data_dir
+        self._segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        self._meta = meta
+        self._segments = segments
+        self._firsts = [segment.first_index for segment in segments]
+        self._fsync = fsync
+        self._fsync_interval_s = fsync_interval_ms / 1000
+        self._segment_bytes_max = segment_bytes_max
+        self._logger = logger
+        self._last_index = segments[-1].last_index if segments else 0
+        self._synced_index = self._last_index
+        self._cache = _TailCache(cache_bytes_max, self._last_index + 1)
+        self._read_fds = _ReadFds(_READ_FDS_MAX)
+        # Shared with the sync thread, guarded by _lock: the writer fd, retired fds and _last_index.
+        self._lock = threading.Lock()
+        self._sync_mutex = threading.Lock()  # one sync (or close) at a time
+        self._fd: int | None = None
+        self._retired_fds: list[int] = []
+        self._last_fsync_s = float("-inf")
+        self._broken: str | None = None
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        fsync: str = "always",
+        fsync_interval_ms: int = 100,
+        segment_bytes_max: int = 64 * 1024 * 1024,
+        cache_bytes_max: int = 8 * 1024 * 1024,
+        logger: logging.Logger | None = None,
+    ) -> SegmentLog:
+        """Open (or create) the log in `data_dir`, recovering from a crash if there was one."""
+        _check_settings(fsync, fsync_interval_ms, segment_bytes_max, cache_bytes_max)
+        data_dir = Path(data_dir)
+        segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        try:
+            if not segments_dir.is_dir():
+                segments_dir.mkdir(parents=True)
+                fsync_dir(data_dir)
+            meta = _load_meta(data_dir, has_segments=bool(_list_segment_files(segments_dir)))
+            segments = _recover_segments(segments_dir, logger or _LOGGER)
+        except OSError as exc:
+            raise _storage_error(exc, f"cannot open the log in {data_dir}") from exc
+        store = cls(
+            data_dir,
+            meta,
+            segments,
+            fsync=fsync,
+            fsync_interval_ms=fsync_interval_ms,
+            segment_bytes_max=segment_bytes_max,
+            cache_bytes_max=cache_bytes_max,
+            logger=logger or _LOGGER,
+        )
+        store._open_writer()
+        return store
+
+    @staticmethod
+    def wipe(data_dir: Path) -> None:
+        """Remove the log's segments and metadata (`replog secondary --reset`); the store must be closed.
+
+        Segments go newest first, so an interrupted wipe leaves a shorter log rather than a hole, and the
+        metadata goes last, so segments never outlive the identity that says whose they are.
+        """
+        data_dir = Path(data_dir)
+        segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        try:
+            if segments_dir.is_dir():
+                for _, path in reversed(_list_segment_files(segments_dir)):
+                    path.unlink()
+                fsync_dir(segments_dir)
+                shutil.rmtree(segments_dir)
+            for name in (META_FILE_NAME, META_FILE_NAME + ".tmp"):
+                (data_dir / name).unlink(missing_ok=True)
+            if data_dir.is_dir():
+                fsync_dir(data_dir)
+        except OSError as exc:
+            raise _storage_error(exc, f"cannot wipe the log in {data_dir}") from exc
+
+    # --- LogStore --------------------------------------------------------------------------------------
+
+    @property
+    def log_id(self) -> str:
+        return str(self._meta.get("log_id", ""))
+
+    def set_log_id(self, log_id: str) -> None:
+        meta = {**self._meta, "log_id": log_id}
+        write_meta(self._data_dir, meta)
+        self._meta = meta
+
+    @property
+    def last_index(self) -> int:
+        return self._last_index
+
+    @property
+    def synced_index(self) -> int:
+        return self._synced_index
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        self._check_usable()
+        check_append(self._last_index, entries)
+        if not entries:
+            return
+        records = [_encode_record(entry) for entry in entries]
+        end_offset = self._segments[-1].end_offset if self._segments else None
+        counts = _plan_groups(end_offset, [record.size for record in records], self._segment_bytes_max)
+        created = self._write_groups(records, counts)
+        self._commit(entries, records, counts, created)
+
+    def sync(self) -> int:
+        return self._sync(force=False)
+
+    def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry]:
+        self._check_usable()
+        lo, hi = max(lo, 1), min(hi, self._last_index)
+        if lo > hi:
+            return []
+        cached = self._cache.read(lo, hi, bytes_max)
+        return cached if cached is not None else self._read_disk(lo, hi, bytes_max)
+
+    def close(self) -> None:
+        """Sync what was appended (an "interval" store fsyncs now), then release every fd."""
+        if self._closed:
+            return
+        try:
+            if self._broken is None:
+                self._sync(force=True)
+        finally:
+            with self._sync_mutex, self._lock:
+                fds = [*self._retired_fds, *([self._fd] if self._fd is not None else [])]
+                self._retired_fds, self._fd, self._closed = [], None, True
+            _close_fds(fds)
+            self._read_fds.close_all()
+
+    def __enter__(self) -> SegmentLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise StorageError(f"the log in {self._data_dir} is closed")
+        if self._broken is not None:
+            raise StorageError(f"the log in {self._data_dir} is unusable: {self._broken}")
+
+    def _open_writer(self) -> None:
+        if not self._segments:
+            return
+        try:
+            self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
+            if self._fsync != "never":
+                os.fsync(self._fd)  # so that what recovery found really is synced, as synced_index says
+        except OSError as exc:
+            self.close()
+            raise _storage_error(exc, f"cannot open {self._segments[-1].path} for writing") from exc
+
+    def _write_groups(self, records: Sequence[_Record], counts: Sequence[int]) -> list[tuple[_Segment, int]]:
+        """Write each group with one write, rolling to new segments between groups; all or nothing."""
+        created: list[tuple[_Segment, int]] = []
+        fd, index, position = self._fd, self._last_index + 1, 0
+        try:
+            for group, count in enumerate(counts):
+                if group > 0:
+                    if fd is not None and self._fsync != "never":
+                        self._fsync_fd(fd)  # a closed segment must be complete on disk before the next exists
+                    created.append(self._create_segment(index))
+                    fd = created[-1][1]
+                if count:
+                    if fd is None:
+                        raise AssertionError("no segment to write to")
+                    batch = records[position : position + count]
+                    _write_all(fd, b"".join(part for r in batch for part in (r.head, r.payload)))
+                position, index = position + count, index + count
+        except OSError as exc:
+            self._roll_back(created)
+            first, last = self._last_index + 1, self._last_index + len(records)
+            what = f"append of entries {first}..{last} failed, the log still ends at index {self._last_index}"
+            raise _storage_error(exc, what) from exc
+        return created
+
+    def _create_segment(self, first_index: int) -> tuple[_Segment, int]:
+        path = _segment_path(self._segments_dir, first_index)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            _write_all(fd, _SEGMENT_HEADER.pack(_MAGIC, FORMAT_VERSION, first_index))
+            fsync_dir(self._segments_dir)
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        return _Segment(path, first_index), fd
+
+    def _roll_back(self, created: Sequence[tuple[_Segment, int]]) -> None:
+        """Undo a failed append: remove its new segments and cut the current one back to its last record."""
+        try:
+            for segment, fd in reversed(created):
+                os.close(fd)
+                segment.path.unlink()
+            if created:
+                fsync_dir(self._segments_dir)
+            if self._fd is not None:
+                os.ftruncate(self._fd, self._segments[-1].end_offset)
+        except OSError as exc:
+            self._broken = f"could not undo a failed append ({exc}); restart the node to recover"
+            self._logger.error("%s: %s", self._data_dir, self._broken)
+
+    def _commit(
+        self,
+        entries: Sequence[Entry],
+        records: Sequence[_Record],
+        counts: Sequence[int],
+        created: Sequence[tuple[_Segment, int]],
+    ) -> None:
+        """Record a successful append in the offset index, then publish it to sync and the cache."""
+        targets = [self._segments[-1] if self._segments else None, *(segment for segment, _ in created)]
+        position = 0
+        for segment, count in zip(targets, counts, strict=True):
+            if segment is not None:
+                for record in records[position : position + count]:
+                    segment.offsets.append(segment.end_offset)
+                    segment.end_offset += record.size
+            position += count
+        self._segments.extend(segment for segment, _ in created)
+        self._firsts.extend(segment.first_index for segment, _ in created)
+        with self._lock:
+            if created:
+                self._retired_fds.extend([self._fd] if self._fd is not None else [])
+                self._retired_fds.extend(fd for _, fd in created[:-1])
+                self._fd = created[-1][1]
+            self._last_index = entries[-1].index
+        self._cache.extend(entries)
+
+    def _sync(self, *, force: bool) -> int:
+        with self._sync_mutex:
+            self._check_usable()
+            with self._lock:
+                target, fd = self._last_index, self._fd
+                retired, self._retired_fds = self._retired_fds, []
+            _close_fds(retired)  # rolled segments were fsynced when they were closed
+            if fd is not None and self._fsync_due(force):
+                try:
+                    self._fsync_fd(fd)
+                except OSError as exc:
+                    raise _storage_error(exc, f"sync of the log in {self._data_dir} failed") from exc
+            with self._lock:
+                self._synced_index = max(self._synced_index, target)
+                return self._synced_index
+
+    def _fsync_fd(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            # After a failed fsync the page cache may have dropped our data: never trust this store again.
+            self._broken = f"fsync failed ({exc}); restart the node to recover"
+            raise
+        self._last_fsync_s = time.monotonic()
+
+    def _fsync_due(self, force: bool) -> bool:
+        if self._fsync == "always":
+            return True
+        if self._fsync == "never":
+            return False
+        return force or time.monotonic() - self._last_fsync_s >= self._fsync_interval_s
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def _read_disk(self, lo: int, hi: int, bytes_max: int) -> list[Entry]:
+        out: list[Entry] = []
+        total, index = 0, lo
+        while index <= hi:
+            segment = self._segments[bisect.bisect_right(self._firsts, index) - 1]
+            count = _count_within(segment, index, min(hi, segment.last_index), bytes_max - total)
+            for entry in self._read_records(segment, index, count):
+                size = entry.size_bytes()
+                if out and total + size > bytes_max:
+                    return out
+                out.append(entry)
+                total += size
+            index += count
+        return out
+
+    def _read_records(self, segment: _Segment, index: int, count: int) -> list[Entry]:
+        """Records index..index+count-1 of one segment, with one pread, decoded and validated."""
+        position = index - segment.first_index
+        start, end = segment.offsets[position], segment.record_end(position + count - 1)
+        try:
+            data = os.pread(self._read_fds.get(segment.path), end - start, start)
+        except OSError as exc:
+            raise _storage_error(exc, f"cannot read {segment.path}") from exc
+        if len(data) != end - start:
+            raise CorruptSegment(f"{segment.path} at byte offset {start}: short read ({len(data)} bytes)")
+        return _decode_records(data, index, count, (segment.path, start))
+
+
+def _count_within(segment: _Segment, lo: int, hi: int, bytes_budget: int) -> int:
+    """How many records from lo (at least one, at most up to hi) fit in bytes_budget on disk.
+
+    A record on disk is never smaller than its entry's size_bytes(), so the caller may still take more.
+    """
+    first, last = lo - segment.first_index, hi - segment.first_index
+    limit = segment.offsets[first] + max(bytes_budget, 0)
+    if segment.record_end(last) <= limit:
+        return last - first + 1
+    # Record p ends where record p + 1 starts; the record at `last` is known not to fit.
+    fitting = bisect.bisect_right(segment.offsets, limit, first + 1, last + 1) - (first + 1)
+    return max(1, fitting)

@@ -1,0 +1,154 @@
+"""One conformance suite for every LogStore: MemoryLog and SegmentLog must behave the same.
+
+SegmentLog runs with tiny segments (so reads and appends cross segment boundaries all the time) and both
+with and without its tail cache (so the disk read path is covered on its own).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from replog.storage.base import LogStore
+from replog.storage.memory import MemoryLog
+from replog.storage.segment import SegmentLog
+from replog.types import Entry
+
+StoreFactory = Callable[[], LogStore]
+
+
+def make_entries(lo: int, hi: int, *, size: int = 10) -> list[Entry]:
+    return [Entry(i, bytes([i % 256]) * (size + i % 7), None if i % 3 else f"req-{i}") for i in range(lo, hi + 1)]
+
+
+def expected_read(entries: list[Entry], lo: int, hi: int, bytes_max: int) -> list[Entry]:
+    """The reference semantics of read(): clamp, then stop before passing bytes_max, but at least one."""
+    out: list[Entry] = []
+    total = 0
+    for entry in entries[max(lo, 1) - 1 : max(0, min(hi, len(entries)))]:
+        if out and total + entry.size_bytes() > bytes_max:
+            break
+        out.append(entry)
+        total += entry.size_bytes()
+    return out
+
+
+@pytest.fixture(params=["memory", "segment", "segment-nocache"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogStore]:
+    if request.param == "memory":
+        yield MemoryLog()
+        return
+    cache_bytes_max = 0 if request.param == "segment-nocache" else 1024
+    disk = SegmentLog.open(tmp_path / "data", segment_bytes_max=256, cache_bytes_max=cache_bytes_max)
+    yield disk
+    disk.close()
+
+
+def test_a_new_store_is_empty(store: LogStore) -> None:
+    assert (store.last_index, store.synced_index, store.log_id) == (0, 0, "")
+    assert store.read(1, 10, 1000) == []
+    assert store.sync() == 0
+
+
+def test_append_then_sync_advances_synced_index(store: LogStore) -> None:
+    store.append(make_entries(1, 3))
+    assert store.last_index == 3
+    assert store.synced_index <= 3
+    assert store.sync() == 3
+    assert store.synced_index == 3
+    store.append(make_entries(4, 5))
+    assert store.sync() == 5
+
+
+def test_read_returns_what_was_appended(store: LogStore) -> None:
+    entries = make_entries(1, 60)
+    for lo in range(1, 61, 7):
+        store.append(entries[lo - 1 : min(lo + 6, 60)])
+    assert store.read(1, 60, 10**9) == entries
+    assert store.read(17, 42, 10**9) == entries[16:42]
+
+
+def test_read_clamps_its_range(store: LogStore) -> None:
+    entries = make_entries(1, 5)
+    store.append(entries)
+    assert store.read(0, 100, 10**9) == entries
+    assert store.read(4, 100, 10**9) == entries[3:]
+    assert store.read(6, 10, 10**9) == []
+    assert store.read(3, 2, 10**9) == []
+
+
+def test_read_honours_bytes_max_but_returns_at_least_one(store: LogStore) -> None:
+    entries = [Entry(1, b"a" * 500), Entry(2, b"b" * 10), Entry(3, b"c" * 10), Entry(4, b"d" * 10)]
+    store.append(entries)
+    assert store.read(1, 4, 1) == entries[:1]
+    assert store.read(2, 4, 0) == entries[1:2]
+    two = entries[1].size_bytes() + entries[2].size_bytes()
+    assert store.read(2, 4, two) == entries[1:3]
+    assert store.read(2, 4, two - 1) == entries[1:2]
+
+
+def test_random_reads_match_the_reference(store: LogStore) -> None:
+    rng = random.Random(7)
+    entries = [
+        Entry(i, rng.randbytes(rng.randrange(0, 120)), rng.choice([None, "", f"r{i}", f"ключ-{i}"]))
+        for i in range(1, 201)
+    ]
+    position = 0
+    while position < len(entries):
+        batch = rng.randrange(1, 12)
+        store.append(entries[position : position + batch])
+        position += batch
+    for _ in range(300):
+        lo, hi = rng.randrange(0, 210), rng.randrange(0, 210)
+        bytes_max = rng.choice([0, 50, 200, 1000, 10**9])
+        assert store.read(lo, hi, bytes_max) == expected_read(entries, lo, hi, bytes_max), (lo, hi, bytes_max)
+
+
+@pytest.mark.parametrize("first", [0, 2, 5])
+def test_out_of_order_append_raises_and_changes_nothing(store: LogStore, first: int) -> None:
+    store.append(make_entries(1, 3))
+    with pytest.raises(AssertionError):
+        store.append(make_entries(first, first + 1))
+    assert store.last_index == 3
+    store.append(make_entries(4, 4))
+    assert store.read(1, 10, 10**9) == make_entries(1, 4)
+
+
+def test_a_gap_inside_a_batch_raises(store: LogStore) -> None:
+    with pytest.raises(AssertionError):
+        store.append([Entry(1, b"a"), Entry(3, b"c")])
+    assert store.last_index == 0
+
+
+def test_appending_nothing_is_a_no_op(store: LogStore) -> None:
+    store.append([])
+    assert store.last_index == 0
+
+
+def test_request_ids_round_trip(store: LogStore) -> None:
+    entries = [Entry(1, b"x", None), Entry(2, b"", ""), Entry(3, b"y", "abc"), Entry(4, b"\x00\xff", "ид-✓")]
+    store.append(entries)
+    assert store.read(1, 4, 10**9) == entries
+
+
+def test_an_entry_larger_than_a_segment(store: LogStore) -> None:
+    entries = [Entry(1, b"s"), Entry(2, b"L" * 5000, "big"), Entry(3, b"t")]
+    store.append(entries)
+    assert store.read(1, 3, 0) == entries[:1]
+    assert store.read(2, 3, 0) == entries[1:2]
+    assert store.read(1, 3, 10**9) == entries
+
+
+def test_set_log_id(store: LogStore) -> None:
+    store.set_log_id("abc123")
+    assert store.log_id == "abc123"
+
+
+def test_set_log_id_persists_across_reopen(tmp_path: Path) -> None:
+    with SegmentLog.open(tmp_path) as disk:
+        disk.set_log_id("log-1")
+    with SegmentLog.open(tmp_path) as disk:
+        assert disk.log_id == "log-1"
