@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -54,8 +56,8 @@ class Config:
     batch_bytes_max: int = field(default=1 << 20, metadata=_doc("bytes per replication frame", min=64))
     inflight_frames_max: int = field(default=16, metadata=_doc("unacked frames per secondary", min=1))
     waiters_max: int = field(default=100_000, metadata=_doc("appends waiting for their w at once", min=1))
-    storage: str = field(default="memory", metadata=_doc("memory | disk", choices=("memory", "disk")))
-    data_dir: str = field(default="./data", metadata=_doc("parent of each node's data directory"))
+    storage: str = field(default="disk", metadata=_doc("disk | memory", choices=("disk", "memory")))
+    data_dir: str = field(default="./data", metadata=_doc("each node keeps its log in <data_dir>/<node name>"))
     fsync: str = field(
         default="always", metadata=_doc("always | interval | never", choices=("always", "interval", "never"))
     )
@@ -155,6 +157,8 @@ def _convert(name: str, value: Any, source: str, hint: Any) -> Any:
             number = hint(value) if isinstance(value, str | int | float) else None
             if number is None or (hint is int and isinstance(value, float) and not value.is_integer()):
                 raise bad("is not a number" if hint is float else "is not an integer")
+            if not math.isfinite(number):
+                raise bad("is not a finite number")
             if "min" in meta and number < meta["min"]:
                 raise bad(f"is below the minimum {meta['min']}")
             return number
@@ -201,6 +205,6 @@ def _validate(config: Config) -> None:
 
 def _split_address(address: str, setting: str) -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         raise ConfigError(f"bad setting {setting}: {address!r} is not host:port")
     return host, int(port)

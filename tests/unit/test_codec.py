@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import msgpack
@@ -105,11 +106,6 @@ def test_malformed_frames_are_protocol_errors(raw: bytes, words: str) -> None:
         decode(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: codec._decode_append compares an entry index with == only, so a float index (1.0) is "
-    "accepted and reaches the core as Entry(index=1.0)",
-)
 def test_a_float_entry_index_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         decode(frame(3, [0, [1.0, b"x", None]]))
@@ -117,25 +113,18 @@ def test_a_float_entry_index_is_a_protocol_error() -> None:
 
 @given(st.binary(max_size=200))
 def test_random_bytes_decode_or_raise_protocol_error(raw: bytes) -> None:
-    try:
+    with contextlib.suppress(ProtocolError):
         decode(raw)
-    except ProtocolError:
-        pass
 
 
 msgpack_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(1 << 63), (1 << 64) - 1)
-    | st.floats()
-    | texts
-    | st.binary(max_size=20),
-    lambda children: st.lists(children, max_size=8) | st.dictionaries(texts, children, max_size=4),
-    max_leaves=30,
+    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.floats() | texts | st.binary(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(texts, children, max_size=3),
+    max_leaves=12,
 )
 
 
-@given(st.integers(0, 8), st.lists(msgpack_values, max_size=8))
+@given(st.integers(0, 8), st.lists(msgpack_values, max_size=5))
 def test_well_formed_msgpack_with_wrong_shapes_decodes_or_raises_protocol_error(kind: int, body: list[Any]) -> None:
     try:
         message = decode(frame(kind, body))

@@ -22,10 +22,7 @@ def forbidden_imports(source: str) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                names = [f"<relative level {node.level}> {node.module}"]
-            else:
-                names = [node.module or ""]
+            names = [f"<relative {node.level}> {node.module}" if node.level else node.module or ""]
         else:
             continue
         for name in names:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from replog.core.follower import Follower
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Welcome
 from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId
@@ -153,3 +155,25 @@ def test_unexpected_frames_are_protocol_errors() -> None:
     follower = welcomed()
     follower.on_message(Ack(1))
     assert "unexpected Ack" in errors(follower.take_outputs())[0].detail
+
+
+def test_persist_failed_forgets_the_unstored_tail_and_closes_the_link() -> None:
+    follower = welcomed()
+    follower.on_message(batch(0, 4))
+    follower.take_outputs()
+    follower.on_synced(1)
+    follower.take_outputs()
+    follower.persist_failed(2)
+    outs = follower.take_outputs()
+    assert follower.appended_index == 2
+    assert is_closed(outs)
+    follower.on_disconnected()
+    follower.on_synced(2)
+    follower.on_connected()
+    assert follower.take_outputs() == [Send(MASTER, Hello(3, "log-A", 2))]
+
+
+def test_persist_failed_outside_synced_to_appended_is_a_broken_invariant() -> None:
+    follower = welcomed(synced=2)
+    with pytest.raises(AssertionError, match=r"outside 2\.\.2"):
+        follower.persist_failed(1)

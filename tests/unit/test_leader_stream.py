@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Welcome
+from replog.core.messages import Ack, Error, Heartbeat, Hello, Welcome
 from replog.core.outputs import CatchUp, Disconnect, HealthChanged, ReadOnlyChanged, Send
 from replog.core.progress import LinkMode
 from replog.types import HealthState
@@ -104,11 +104,6 @@ def test_hello_with_another_protocol_version_is_refused() -> None:
     assert [e.code for e in sends(outs, Error)] == ["refused"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Leader._refusal checks contiguous_index against last_index, not synced_index; a secondary "
-    "claiming unsynced master entries is accepted and its acked_index releases w=1 before the master's fsync",
-)
 def test_hello_beyond_the_masters_synced_index_cannot_release_w1_early() -> None:
     h = Harness(peers=(0, 1))
     h.connect(1)

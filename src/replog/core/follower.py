@@ -86,6 +86,13 @@ class Follower:
         if self._connected and self._welcomed:
             self._outputs.append(Send(MASTER, Ack(index)))
 
+    def persist_failed(self, last_index: int) -> None:
+        """The local log could not store a Persist and still ends at `last_index`: forget the rest."""
+        if not self._synced_index <= last_index <= self._appended_index:
+            raise AssertionError(f"store ends at {last_index}, outside {self._synced_index}..{self._appended_index}")
+        self._appended_index = last_index
+        self._outputs.append(Disconnect(MASTER, f"local log write failed; resuming from {last_index}"))
+
     def _on_welcome(self, welcome: Welcome) -> None:
         if self._log_id and welcome.log_id != self._log_id:
             self._protocol_error(f"master's log {welcome.log_id} is not ours ({self._log_id})")

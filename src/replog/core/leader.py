@@ -289,6 +289,7 @@ class Leader:
         progress.start_stream(hello.contiguous_index)
         self._outputs.append(Send(progress.peer, Welcome(self._log_id, self._synced_index)))
         if hello.contiguous_index < self._synced_index:
+            progress.catch_up_from = hello.contiguous_index + 1
             progress.catch_up_to = self._synced_index
             self._outputs.append(CatchUp(progress.peer, hello.contiguous_index + 1, self._synced_index, done=False))
         self._release()
@@ -299,10 +300,11 @@ class Leader:
             return f"protocol version {hello.protocol_version} is not {PROTOCOL_VERSION}"
         if hello.log_id and hello.log_id != self._log_id:
             return f"secondary holds log {hello.log_id}, not this master's log {self._log_id}"
-        if hello.contiguous_index > self._last_index:
+        if hello.contiguous_index > self._synced_index:
+            # The master sends only synced entries, so a longer log comes from another history.
             return (
                 f"secondary holds entries 1..{hello.contiguous_index} but the master has only "
-                f"1..{self._last_index}: it belongs to another history"
+                f"1..{self._synced_index}: it belongs to another history"
             )
         return ""
 
@@ -315,7 +317,7 @@ class Leader:
             return
         progress.acked(index)
         if progress.catch_up_to and progress.acked_index >= progress.catch_up_to:
-            self._outputs.append(CatchUp(progress.peer, 0, progress.catch_up_to, done=True))
+            self._outputs.append(CatchUp(progress.peer, progress.catch_up_from, progress.catch_up_to, done=True))
             progress.catch_up_to = 0
         self._release()
         self._pump(progress)

@@ -37,6 +37,7 @@ class Progress:
     last_sent_ms: int = 0
     health: HealthState = HealthState.UNHEALTHY
     refusal: str = ""
+    catch_up_from: int = 0
     catch_up_to: int = 0
 
     @property

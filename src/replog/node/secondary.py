@@ -24,7 +24,7 @@ from replog.config import Config
 from replog.core.follower import Follower
 from replog.core.messages import Ack
 from replog.core.outputs import Disconnect, Persist, Send, SetLogId
-from replog.errors import ProtocolError
+from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
 from replog.net.peer_link import FRAME_BYTES_MAX
 from replog.node.clock import Clock, RealClock
@@ -169,7 +169,7 @@ class SecondaryNode:
         for output in self.core.take_outputs():
             match output:
                 case Persist(entries):
-                    self._committer.append(entries)
+                    self._persist(entries)
                 case Send(_, Ack(contiguous_index=index)):
                     self._acks.put_nowait(index)
                 case Send(_, message):
@@ -177,6 +177,13 @@ class SecondaryNode:
                         frame = codec.encode(message)
                         asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
                 case Disconnect(_, reason):
+                    if self.core.refusal:
+                        log.error(
+                            "refusing to follow this master: %s. Our log is kept untouched; to discard it and "
+                            "follow this master, restart with `replog secondary --id %d --reset`.",
+                            self.core.refusal,
+                            self.id,
+                        )
                     log.warning("closing master link: %s", reason)
                     self._acks.put_nowait(None)
                     if self._ws is not None:
@@ -184,6 +191,14 @@ class SecondaryNode:
                 case SetLogId(log_id):
                     log.info("adopting the master's log id %s", log_id)
                     self.store.set_log_id(log_id)
+
+    def _persist(self, entries: tuple[Entry, ...]) -> None:
+        try:
+            self._committer.append(entries)
+        except StorageError as exc:
+            log.error("cannot store entries %d..%d: %s", entries[0].index, entries[-1].index, exc)
+            self.core.persist_failed(self.store.last_index)
+            self._flush()
 
     async def _announce(self) -> None:
         """Tell the master we are up so it dials now instead of after its backoff."""

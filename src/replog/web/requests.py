@@ -7,6 +7,7 @@ its request without reading our code.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ def parse_append(body: bytes, *, default_w: int, w_max: int, msgs_max: int = 10_
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidRequest(f"body must be a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - {"msg", "msgs", "w", "request_id", "timeout_ms"})
@@ -121,7 +124,7 @@ def _query_int(
     if name not in query:
         return default
     text = query[name]
-    if not text.isdigit() or not minimum <= int(text) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,19}", text) or not minimum <= int(text) <= maximum:
         raise InvalidRequest(f"query parameter '{name}' must be an integer in {minimum}..{maximum}, got {text!r}")
     return int(text)
 

@@ -88,7 +88,7 @@ def _decode_append(body: list[Any]) -> Append:
     expected = prev_index + 1
     for i in range(0, len(flat), 3):
         index, payload, request_id = flat[i : i + 3]
-        if index != expected or isinstance(index, bool):
+        if type(index) is not int or index != expected:
             raise ProtocolError(f"Append entry index {index!r:.20} where {expected} belongs")
         if not isinstance(payload, bytes) or not (request_id is None or isinstance(request_id, str)):
             raise ProtocolError(f"Append entry {index} has a malformed payload or request_id")

@@ -1,0 +1,16 @@
+# replog node image: the same `replog` command as on a laptop, run as a non-root user.
+FROM python:3.11-slim
+
+RUN useradd --create-home --uid 10001 replog && mkdir /data && chown replog /data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir .
+
+USER replog
+VOLUME /data
+ENV REPLOG_DATA_DIR=/data \
+    REPLOG_BIND_HOST=0.0.0.0 \
+    PYTHONUNBUFFERED=1
+EXPOSE 7000 8000 9000
+CMD ["replog", "master"]

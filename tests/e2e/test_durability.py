@@ -1,0 +1,107 @@
+"""The durable log end to end: kill -9 under load, suffix-only catch-up, foreign logs."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from tests.e2e.cluster import Cluster, until
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_master_killed_under_load_loses_and_duplicates_nothing(cluster: Cluster) -> None:
+    rng = random.Random(11)
+    acked: dict[str, int] = {}  # message -> index the master acknowledged
+    sent = 0
+    stop = asyncio.Event()
+
+    async def client(number: int) -> None:
+        nonlocal sent
+        for seq in range(10_000):  # Bounded; the kill rounds end the run long before.
+            if stop.is_set():
+                return
+            msg = f"c{number}-{seq}"
+            sent += 1
+            try:
+                status, body = await cluster.append(msg, w=rng.choice([1, 2, 3]), request_id=msg, timeout_ms=2000)
+            except (aiohttp.ClientError, OSError):
+                await asyncio.sleep(0.05)  # The master is down; its restart is awaited by the test body.
+                continue
+            if status in (200, 201):
+                acked[msg] = body["index"]
+
+    clients = [asyncio.create_task(client(n)) for n in range(8)]
+    for _ in range(5):
+        target = len(acked) + rng.randint(20, 120)
+        await until(_at_least(acked, target), 30, f"{target} acknowledged appends")
+        cluster.kill("master")
+        cluster.start_master()
+        await cluster.wait_up("master")
+    await until(_at_least(acked, len(acked) + 50), 30, "appends after the last restart")
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*clients), 30)
+
+    log = await cluster.wait_converged(["secondary-0", "secondary-1"], timeout_s=60)
+    assert len(log) == len(set(log)), "a message is stored twice"
+    for msg, index in acked.items():
+        assert log[index - 1] == msg, f"acknowledged {msg} at {index}, log has {log[index - 1]!r}"
+    assert len(set(acked.values())) == len(acked), "two acknowledged appends share an index"
+    assert cluster.log_text("master").count("master up:") == 6
+    assert sent > len(acked) > 250
+
+
+async def test_restarted_secondary_streams_only_the_missing_suffix(cluster: Cluster) -> None:
+    for i in range(200):
+        assert (await cluster.append(f"a{i}", w=3))[0] == 201
+    cluster.kill("secondary-1")
+    await cluster.wait_status(1, "Unhealthy")
+    for i in range(100):
+        assert (await cluster.append(f"b{i}", w=2))[0] == 201
+    cluster.start_secondary(1)
+    log = await cluster.wait_converged(["secondary-0", "secondary-1"])
+    assert len(log) == 300
+    assert "secondary 1 catching up: streaming 100 entries (201..300)" in cluster.log_text("master")
+    assert "secondary 1 caught up to 300" in cluster.log_text("master")
+
+
+async def test_secondary_refuses_a_foreign_master_until_reset(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster()
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    for i in range(5):
+        assert (await cluster.append(f"old{i}", w=3))[0] == 201
+    cluster.kill("master")
+    shutil.rmtree(cluster.directory / "data" / "master")  # A new master: another log id, no entries.
+    cluster.start_master()
+    await cluster.wait_up("master")
+
+    async def refused() -> bool:
+        return bool((await cluster.health("secondary-0"))["refusal"])
+
+    await until(refused, 15, "secondary 0 to refuse the foreign master")
+    health = await cluster.health()
+    assert health["secondaries"][0]["status"] == "Unhealthy"
+    assert "not this master's log" in health["secondaries"][0]["last_error"]
+    assert "refusing to follow this master" in cluster.log_text("secondary-0")
+    assert await cluster.messages("secondary-0") == [f"old{i}" for i in range(5)]
+
+    cluster.kill("secondary-0")
+    cluster.start_secondary(0, "--reset")
+    await cluster.wait_status(0, "Healthy")
+    assert (await cluster.append("new", w=2))[0] == 201
+    assert await cluster.wait_converged(["secondary-0"]) == ["new"]
+
+
+def _at_least(acked: dict[str, int], count: int) -> Callable[[], object]:
+    async def check() -> bool:
+        return len(acked) >= count
+
+    return check

@@ -1,0 +1,52 @@
+"""No Docker engine runs here, so the compose file and Dockerfile are checked by reading them.
+
+Each compose service's command must be a valid `replog` command line whose settings (from
+the service's environment) load without error, and the topology must be the classic one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from replog.cli import build_parser
+from replog.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yaml").read_text()))
+
+
+def test_compose_runs_a_master_and_two_secondaries_with_valid_commands(tmp_path: Path) -> None:
+    services = _compose()["services"]
+    assert set(services) == {"master", "secondary-0", "secondary-1"}
+    for name, service in services.items():
+        command = service["command"]
+        assert command[0] == "replog"
+        args = build_parser().parse_args(command[1:])
+        environment = {k: str(v) for k, v in service["environment"].items()}
+        config = load_config(tmp_path / "absent.yaml" if False else None, environ=environment)
+        assert config.master == "master:7000"
+        assert config.secondaries == ("secondary-0:8000", "secondary-1:9000")
+        if name == "master":
+            assert args.command == "master"
+            assert service["ports"] == ["7000:7000"]
+        else:
+            assert args.command == "secondary"
+            host, port = config.secondary_address(args.id)
+            assert host == name and service["ports"] == [f"{port}:{port}"]
+        assert any(volume.endswith(":/data") for volume in service["volumes"])
+        assert f"127.0.0.1:{service['ports'][0].split(':')[0]}/health" in " ".join(service["healthcheck"]["test"])
+
+
+def test_dockerfile_runs_as_non_root_with_a_data_volume() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    assert "USER replog" in lines
+    assert "VOLUME /data" in lines
+    cmd = next(line for line in lines if line.startswith("CMD "))
+    assert shlex.split(cmd)[1].strip('[",') == "replog"
