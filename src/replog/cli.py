@@ -7,6 +7,7 @@ flags win over REPLOG_* environment variables, which win over the config file.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -36,7 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(secondary)
     cluster = commands.add_parser("cluster", help="run the master and every secondary on this machine")
     _add_settings(cluster)
+    _add_tool(commands, "bench", "replog.bench", "measure replog beside a bare HTTP handler, NATS and Redis")
+    _add_tool(commands, "chaos", "replog.chaos.cli", "run a cluster under faults and check the history")
+    from replog.commands import register
+
+    register(commands)
     return parser
+
+
+def _add_tool(commands: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:  # type: ignore[type-arg]
+    """A subcommand whose module is imported only when it runs, so node start-up stays lean."""
+    parser = commands.add_parser(name, help=help_text)
+    importlib.import_module(module).add_arguments(parser)
+    parser.set_defaults(handler=lambda args: importlib.import_module(module).run(args))
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,6 +64,8 @@ def _passthrough(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     try:
         config = load_config(args.config, cli=_settings(args))
         if args.command == "master":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replog.core.outputs import HealthChanged, Persist, ReadOnlyChanged
+from replog.core.outputs import Reject, HealthChanged, Persist, ReadOnlyChanged
 from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
 from replog.types import Entry, HealthState
 
@@ -209,13 +209,18 @@ def test_a_batch_gets_consecutive_indexes_and_is_released_on_its_last() -> None:
     assert (retry.first_index, retry.last_index, retry.duplicate) == (2, 4, True)
 
 
-def test_cancel_tail_rolls_back_the_newest_proposal() -> None:
+def test_abort_unwritten_fails_the_unwritten_proposals_and_frees_their_indexes() -> None:
     h = connected()
     h.propose(b"a", w=1, request_id="r1")
     h.sync()
     tail, _ = h.propose(b"b", b"c", w=2, request_id="r2")
-    assert h.leader.waiting() == 1
-    h.leader.cancel_tail(tail)
+    later, _ = h.propose(b"d", w=3)
+    assert h.leader.waiting() == 2
+    h.leader.abort_unwritten(1, "disk full")
+    assert sorted(h.leader.take_outputs(), key=lambda o: o.token) == [  # type: ignore[union-attr]
+        Reject(tail.token, "disk full"),
+        Reject(later.token, "disk full"),
+    ]
     assert h.leader.last_index == 1
     assert h.leader.waiting() == 0
     again = h.leader.propose([b"d"], 1, "r2")
@@ -223,17 +228,13 @@ def test_cancel_tail_rolls_back_the_newest_proposal() -> None:
     assert h.leader.propose([b"e"], 1, "r1").duplicate
 
 
-def test_cancel_tail_refuses_anything_but_the_unsynced_tail() -> None:
+def test_abort_unwritten_refuses_to_forget_synced_entries() -> None:
     h = connected()
-    older, _ = h.propose(b"a", w=1)
+    h.propose(b"a", w=1)
     h.propose(b"b", w=1)
-    with pytest.raises(AssertionError, match="not the unsynced tail"):
-        h.leader.cancel_tail(older)
     h.sync()
-    newest, _ = h.propose(b"c", w=1)
-    h.sync()
-    with pytest.raises(AssertionError, match="not the unsynced tail"):
-        h.leader.cancel_tail(newest)
+    with pytest.raises(AssertionError, match="outside synced"):
+        h.leader.abort_unwritten(1, "disk full")
 
 
 def test_on_synced_beyond_the_last_index_is_a_broken_invariant() -> None:

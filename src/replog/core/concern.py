@@ -49,6 +49,13 @@ class ConcernWaiters:
                     self._count -= 1
                     return
 
+    def pop_above(self, index: int) -> Iterator[int]:
+        """Remove and yield the tokens of every waiter on an index above `index`."""
+        for fifo in self._fifos.values():
+            while fifo and fifo[-1][0] > index:
+                self._count -= 1
+                yield fifo.pop()[1]
+
     def pop_satisfied(self, durable: Sequence[int]) -> Iterator[tuple[int, int]]:
         """Yield (token, index) for every waiter whose concern `durable` now meets."""
         for w, fifo in self._fifos.items():

@@ -38,6 +38,7 @@ from replog.core.outputs import (
     Output,
     Persist,
     ReadOnlyChanged,
+    Reject,
     Release,
     Send,
 )
@@ -184,17 +185,21 @@ class Leader:
             self._remember(request_id, first, self._last_index)
         return self._wait(first, self._last_index, w, duplicate=False)
 
-    def cancel_tail(self, proposal: Proposal) -> None:
-        """The shell could not write the newest proposal's entries: forget them as if never made."""
-        if proposal.duplicate:
-            self._waiters.remove(proposal.token)
-            return
-        if proposal.last_index != self._last_index or proposal.first_index <= self._synced_index:
-            raise AssertionError(f"cancel_tail({proposal}) is not the unsynced tail (last {self._last_index})")
-        self._last_index = proposal.first_index - 1
-        self._waiters.remove(proposal.token)
-        for request_id, span in list(self._request_ids.items()):
-            if span[1] > self._last_index:
+    def abort_unwritten(self, written_index: int, reason: str) -> None:
+        """The shell could not write entries after `written_index`: forget them and fail their waiters.
+
+        Nothing past `written_index` was ever synced or sent, so no node holds it: the indexes are
+        free to be assigned again, and the refused requests get `Reject` with the reason.
+        """
+        if not self._synced_index <= written_index <= self._last_index:
+            raise AssertionError(
+                f"abort_unwritten({written_index}) outside synced {self._synced_index}..last {self._last_index}"
+            )
+        self._last_index = written_index
+        for token in self._waiters.pop_above(written_index):
+            self._outputs.append(Reject(token, reason))
+        for request_id, (_, last) in list(self._request_ids.items()):
+            if last > written_index:
                 del self._request_ids[request_id]
 
     def on_synced(self, index: int) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "Output",
     "Persist",
     "ReadOnlyChanged",
+    "Reject",
     "Release",
     "Send",
     "SetLogId",
@@ -57,6 +58,14 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Reject:
+    """The proposal `token` failed (its entries could not be written) and will never be released."""
+
+    token: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class HealthChanged:
     peer: PeerId
     old: HealthState
@@ -87,4 +96,4 @@ class SetLogId:
     log_id: str
 
 
-Output = Persist | Send | Disconnect | Release | HealthChanged | ReadOnlyChanged | CatchUp | SetLogId
+Output = Persist | Send | Disconnect | Release | Reject | HealthChanged | ReadOnlyChanged | CatchUp | SetLogId

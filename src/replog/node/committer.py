@@ -1,12 +1,14 @@
-"""Group commit: one write per event-loop turn's appends, one sync for everything pending.
+"""Group commit: one write and one sync for everything that arrived since the last one.
 
-`append` writes at once (so reads and replication reading the log see it); a single sync
-task then syncs whatever has been written, in a worker thread for a disk store so the event
-loop keeps accepting appends meanwhile. Appends that arrive during one fsync are all covered
-by the next: the batch size follows the load, not a timer.
+`append` only queues. The commit task then writes all queued entries in one `store.append`
+and syncs them with one fsync, in a worker thread for a disk store so the event loop keeps
+accepting appends meanwhile. Whatever arrives during one fsync is covered by the next: the
+batch size follows the load, not a timer, and there is no per-message syscall.
 
-A failed fsync is not retried: after a failed fsync the kernel may have dropped the dirty
-pages (PostgreSQL's "fsyncgate"), so the node cannot know what is durable and stops.
+A failed write (a full disk) leaves the store unchanged, and the owner is told through
+`on_write_failed(written_index, error)` so it can fail the requests whose entries were lost.
+A failed fsync is not retried: after one the kernel may have dropped the dirty pages
+(PostgreSQL's "fsyncgate"), so the node cannot know what is durable, and it stops.
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ log = logging.getLogger("replog.storage")
 
 
 class GroupCommitter:
-    def __init__(self, store: LogStore, on_synced: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        on_synced: Callable[[int], None],
+        on_write_failed: Callable[[int, StorageError], None],
+    ) -> None:
         self._store = store
         self._on_synced = on_synced
+        self._on_write_failed = on_write_failed
+        self._pending: list[Entry] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -45,24 +54,34 @@ class GroupCommitter:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def append(self, entries: Sequence[Entry]) -> None:
-        """Write now, sync soon. Raises StorageError (the store is left unchanged)."""
-        self._store.append(entries)
+        """Queue entries that continue the log; they are written and synced soon, together."""
+        self._pending.extend(entries)
         self._idle.clear()
         self._wake.set()
 
     async def wait_synced(self) -> None:
-        """Return once everything appended so far is synced."""
+        """Return once everything queued so far is written and synced."""
         await self._idle.wait()
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._store.synced_index < self._store.last_index:
-                synced = await self._sync()
-                self._on_synced(synced)
+            while self._pending or self._store.synced_index < self._store.last_index:
+                if self._pending:
+                    self._write()
+                if self._store.synced_index < self._store.last_index:
+                    self._on_synced(await self._sync())
             if not self._wake.is_set():
                 self._idle.set()
+
+    def _write(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            self._store.append(batch)
+        except StorageError as exc:
+            log.error("cannot write entries %d..%d: %s", batch[0].index, batch[-1].index, exc)
+            self._on_write_failed(self._store.last_index, exc)
 
     async def _sync(self) -> int:
         try:

@@ -18,7 +18,7 @@ import aiohttp
 
 from replog.config import Config
 from replog.core.health import HealthThresholds
-from replog.core.leader import Leader, LeaderLimits, PeerStatus, Proposal
+from replog.core.leader import Leader, LeaderLimits, PeerStatus
 from replog.core.messages import Message
 from replog.core.outputs import (
     CatchUp,
@@ -26,6 +26,7 @@ from replog.core.outputs import (
     HealthChanged,
     Persist,
     ReadOnlyChanged,
+    Reject,
     Release,
     Send,
 )
@@ -88,7 +89,8 @@ class MasterNode:
             recent_request_ids=_recent_request_ids(store, config.request_id_window),
         )
         self._futures: dict[int, asyncio.Future[int]] = {}
-        self._committer = GroupCommitter(store, self._on_synced)
+        self._write_error: StorageError | None = None
+        self._committer = GroupCommitter(store, self._on_synced, self._on_write_failed)
         self._links: list[PeerLink] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,34 +144,28 @@ class MasterNode:
         self, payloads: Sequence[bytes], w: int, request_id: str | None = None, timeout_ms: int | None = None
     ) -> AppendResult:
         """Append and wait for `w` copies. Raises the core's refusals, StorageError, WriteConcernTimeout."""
-        proposal = self._propose(payloads, w, request_id)
-        result = AppendResult(proposal.first_index, proposal.last_index, w, proposal.duplicate)
-        future = self._futures[proposal.token]
-        if future.done():
-            self._futures.pop(proposal.token, None)
+        result, future = self.submit(payloads, w, request_id)
+        if timeout_ms is None:
+            await future
             return result
         try:
-            if timeout_ms is None:
-                await future
-            else:
-                await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+            await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
         except TimeoutError:
-            raise WriteConcernTimeout(result, timeout_ms or 0) from None
-        finally:
-            # A waiter that timed out or whose client left stays in the core until released.
-            self._futures.pop(proposal.token, None)
+            raise WriteConcernTimeout(result, timeout_ms) from None
         return result
 
-    def _propose(self, payloads: Sequence[bytes], w: int, request_id: str | None) -> Proposal:
+    def submit(
+        self, payloads: Sequence[bytes], w: int, request_id: str | None = None
+    ) -> tuple[AppendResult, asyncio.Future[int]]:
+        """Propose now, without waiting: the future resolves once `w` copies exist.
+
+        A waiter whose client left stays in the core until released; waiters_max bounds them.
+        """
         proposal = self.core.propose(payloads, w, request_id)
-        self._futures[proposal.token] = asyncio.get_running_loop().create_future()
-        try:
-            self._flush()
-        except StorageError:
-            self.core.cancel_tail(proposal)
-            self._futures.pop(proposal.token, None)
-            raise
-        return proposal
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._futures[proposal.token] = future
+        self._flush()
+        return AppendResult(proposal.first_index, proposal.last_index, w, proposal.duplicate), future
 
     def join(self, peer: int) -> None:
         """POST /join: the secondary says it is up."""
@@ -197,6 +193,11 @@ class MasterNode:
         self.core.on_synced(index)
         self._flush()
         self._notify_readers()
+
+    def _on_write_failed(self, written_index: int, error: StorageError) -> None:
+        self._write_error = error  # Rejected requests get this error itself, so a full disk stays a 507.
+        self.core.abort_unwritten(written_index, str(error))
+        self._flush()
 
     def _on_link_up(self, peer: int) -> None:
         self.core.on_connected(peer, self._clock.monotonic_ms())
@@ -228,9 +229,13 @@ class MasterNode:
                     log.warning("closing link %d: %s", peer, reason)
                     self._links[peer].close(reason)
                 case Release(token, index):
-                    future = self._futures.get(token)
+                    future = self._futures.pop(token, None)
                     if future is not None and not future.done():
                         future.set_result(index)
+                case Reject(token, reason):
+                    future = self._futures.pop(token, None)
+                    if future is not None and not future.done():
+                        future.set_exception(self._write_error or StorageError(reason))
                 case HealthChanged(peer, old, new):
                     log.warning("secondary %d: %s -> %s", peer, old.value, new.value)
                 case ReadOnlyChanged(read_only, alive, needed):

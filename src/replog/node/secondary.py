@@ -45,7 +45,7 @@ class SecondaryNode:
         self.store = store
         self._clock = clock or RealClock()
         self.core = Follower(secondary_id, log_id=store.log_id, synced_index=store.synced_index)
-        self._committer = GroupCommitter(store, self._on_synced)
+        self._committer = GroupCommitter(store, self._on_synced, self._on_write_failed)
         self._rng = random.Random()
         self.faults = FaultPlan.from_settings(config.faults_for(secondary_id), self._clock.monotonic_ms())
         self._ws: web.WebSocketResponse | None = None
@@ -169,7 +169,7 @@ class SecondaryNode:
         for output in self.core.take_outputs():
             match output:
                 case Persist(entries):
-                    self._persist(entries)
+                    self._committer.append(entries)
                 case Send(_, Ack(contiguous_index=index)):
                     self._acks.put_nowait(index)
                 case Send(_, message):
@@ -192,13 +192,9 @@ class SecondaryNode:
                     log.info("adopting the master's log id %s", log_id)
                     self.store.set_log_id(log_id)
 
-    def _persist(self, entries: tuple[Entry, ...]) -> None:
-        try:
-            self._committer.append(entries)
-        except StorageError as exc:
-            log.error("cannot store entries %d..%d: %s", entries[0].index, entries[-1].index, exc)
-            self.core.persist_failed(self.store.last_index)
-            self._flush()
+    def _on_write_failed(self, written_index: int, error: StorageError) -> None:
+        self.core.persist_failed(written_index)
+        self._flush()
 
     async def _announce(self) -> None:
         """Tell the master we are up so it dials now instead of after its backoff."""

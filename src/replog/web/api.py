@@ -19,19 +19,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from replog.errors import (
-    InvalidRequest,
-    InvalidWriteConcern,
-    NotEnoughReplicas,
-    Overloaded,
-    ReadOnly,
-    StorageError,
-    StorageFull,
-)
+from replog.errors import InvalidRequest, ReplogError
 from replog.node.master import MasterNode, WriteConcernTimeout
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry
+from replog.web.errors import describe, status_for
 from replog.web.requests import PageRequest, parse_append, parse_page
+from replog.web.stream import serve_stream
 
 __all__ = ["master_app", "secondary_app"]
 
@@ -51,16 +45,9 @@ def _error(status: int, message: str, **extra: object) -> web.Response:
 async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (InvalidRequest, InvalidWriteConcern) as exc:
-        return _error(400, str(exc))
-    except (ReadOnly, NotEnoughReplicas, Overloaded) as exc:
-        return _error(503, str(exc))
-    except WriteConcernTimeout as exc:
-        return _error(504, str(exc), index=exc.result.last_index, w=exc.result.w)
-    except StorageFull as exc:
-        return _error(507, f"disk full: {exc}")
-    except StorageError as exc:
-        return _error(503, f"storage error: {exc}")
+    except (ReplogError, WriteConcernTimeout) as exc:
+        extra = {"index": exc.result.last_index, "w": exc.result.w} if isinstance(exc, WriteConcernTimeout) else {}
+        return _error(status_for(exc), describe(exc), **extra)
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"body larger than max_body_bytes ({request.app[MAX_BODY_BYTES]} bytes)")
     except web.HTTPMethodNotAllowed as exc:
@@ -137,8 +124,12 @@ def master_app(node: MasterNode) -> web.Application:
     for path in ("/", "/messages"):
         app.router.add_post(path, append)
         app.router.add_get(path, messages)
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await serve_stream(node, request)
+
     app.router.add_get("/health", health)
     app.router.add_post("/join", join)
+    app.router.add_get("/stream", stream)
     return app
 
 

@@ -1,0 +1,54 @@
+"""`replog bench`: replog side by side with a bare HTTP handler, NATS JetStream and Redis.
+
+Every system is started here on 127.0.0.1, driven by the same Python load generator with the
+same 100-byte messages, and stopped again; every run is bounded by a count and a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+from replog.bench.report import as_json, table
+from replog.bench.scenarios import Budget, Plan, Row, plans
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compare", action="store_true", help="also run the bare handler, NATS JetStream and Redis")
+    parser.add_argument("--quick", action="store_true", help="a short run (3,000 messages or 3 s per row)")
+    parser.add_argument("--count", type=int, default=30_000, help="messages per row (default 30000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="deadline per row (default 10)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated row keys (bare,http,http-interval,http-never,http-memory,"
+        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    budget = Budget(3_000, 3.0) if args.quick else Budget(args.count, args.seconds)
+    chosen = set(args.only.split(",")) if args.only else None
+    selected = [p for p in plans() if (p.key in chosen if chosen else args.compare or not p.comparison)]
+    rows = [_run_one(plan, budget, position, len(selected)) for position, plan in enumerate(selected, 1)]
+    sys.stderr.write("\n")
+    print(json.dumps(as_json(rows), indent=2) if args.json else table(rows))
+    return 0
+
+
+def _run_one(plan: Plan, budget: Budget, position: int, total: int) -> Row:
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        share = min(1.0, max(done / budget.count, (time.monotonic() - started) / budget.deadline_s))
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\r[{position}/{total}] {plan.key:<14} [{bar:<30}] {done:>8,} msgs")
+        sys.stderr.flush()
+
+    progress(0)
+    return asyncio.run(plan.run(budget, progress))

@@ -1,0 +1,46 @@
+"""Which HTTP status each replog error becomes: one table for the REST routes and /stream."""
+
+from __future__ import annotations
+
+from replog.errors import (
+    InvalidRequest,
+    InvalidWriteConcern,
+    NotEnoughReplicas,
+    Overloaded,
+    ReadOnly,
+    ReplogError,
+    StorageError,
+    StorageFull,
+)
+from replog.node.master import WriteConcernTimeout
+
+__all__ = ["describe", "status_for"]
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (InvalidRequest, 400),
+    (InvalidWriteConcern, 400),
+    (ReadOnly, 503),
+    (NotEnoughReplicas, 503),
+    (Overloaded, 503),
+    (WriteConcernTimeout, 504),
+    (StorageFull, 507),
+    (StorageError, 503),
+]
+
+
+def status_for(exc: Exception) -> int:
+    """The status of an error replog raises on purpose; anything else is a 500."""
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, StorageFull):
+        return f"disk full: {exc}"
+    if isinstance(exc, StorageError):
+        return f"storage error: {exc}"
+    if isinstance(exc, ReplogError | WriteConcernTimeout):
+        return str(exc)
+    return "internal error"
