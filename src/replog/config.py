@@ -52,10 +52,24 @@ class Config:
     )
     request_id_window: int = field(default=10_000, metadata=_doc("request_ids remembered for dedup", min=0))
     max_body_bytes: int = field(default=1 << 20, metadata=_doc("largest request body accepted", min=64))
+    message_bytes_max: int = field(default=256 << 10, metadata=_doc("largest single message, bytes", min=1))
+    append_batch_max: int = field(default=10_000, metadata=_doc('messages in one {"msgs": [...]} append', min=1))
     batch_entries_max: int = field(default=1024, metadata=_doc("entries per replication frame", min=1))
     batch_bytes_max: int = field(default=1 << 20, metadata=_doc("bytes per replication frame", min=64))
     inflight_frames_max: int = field(default=16, metadata=_doc("unacked frames per secondary", min=1))
     waiters_max: int = field(default=100_000, metadata=_doc("appends waiting for their w at once", min=1))
+    waiters_per_w_max: int = field(default=50_000, metadata=_doc("appends waiting for one value of w", min=1))
+    header_timeout_seconds: float = field(
+        default=10.0, metadata=_doc("a client must send a request's headers within this", min=0.1)
+    )
+    body_timeout_seconds: float = field(
+        default=30.0, metadata=_doc("a client must send a request's body within this", min=0.1)
+    )
+    cluster_token: str = field(
+        default="", metadata=_doc("shared secret of master and secondaries (replication, /join, /faults)")
+    )
+    client_token: str = field(default="", metadata=_doc("when set, appends need `Authorization: Bearer <it>`"))
+    read_token: str = field(default="", metadata=_doc("when set, reads of the log need `Authorization: Bearer <it>`"))
     storage: str = field(default="disk", metadata=_doc("disk | memory", choices=("disk", "memory")))
     data_dir: str = field(default="./data", metadata=_doc("each node keeps its log in <data_dir>/<node name>"))
     fsync: str = field(

@@ -27,8 +27,11 @@ __all__ = [
     "ProtocolError",
     "ReadOnly",
     "ReplogError",
+    "RequestTimeout",
     "StorageError",
     "StorageFull",
+    "TooLarge",
+    "Unauthorized",
 ]
 
 
@@ -51,6 +54,18 @@ class InvalidWriteConcern(ReplogError):
 
 
 class InvalidRequest(ReplogError):
+    pass
+
+
+class TooLarge(InvalidRequest):
+    pass
+
+
+class RequestTimeout(InvalidRequest):
+    pass
+
+
+class Unauthorized(ReplogError):
     pass
 
 

@@ -73,7 +73,7 @@ class Cluster:
 
     # ------------------------------------------------------------- processes
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         existing = self.processes.get(name)
         if existing is not None and existing.poll() is None:
             raise AssertionError(f"{name} is already running")
@@ -83,15 +83,15 @@ class Cluster:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=self.directory,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         log_file.close()
 
     def start_master(self) -> None:
         self._spawn("master", ["master"])
 
-    def start_secondary(self, index: int, *extra: str) -> None:
-        self._spawn(f"secondary-{index}", ["secondary", "--id", str(index), *extra])
+    def start_secondary(self, index: int, *extra: str, env: dict[str, str] | None = None) -> None:
+        self._spawn(f"secondary-{index}", ["secondary", "--id", str(index), *extra], env)
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         process = self.processes[name]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from replog.errors import InvalidRequest, InvalidWriteConcern
+from replog.errors import InvalidRequest, InvalidWriteConcern, TooLarge
 from replog.web.requests import AppendRequest, PageRequest, parse_append, parse_page
 
 
@@ -43,7 +43,7 @@ def test_msgs_is_a_batch_with_all_options() -> None:
         (b'{"msgs": []}', InvalidRequest, "'msgs' must be a non-empty array of strings"),
         (b'{"msgs": "a"}', InvalidRequest, "'msgs' must be a non-empty array of strings"),
         (b'{"msgs": ["a", 1]}', InvalidRequest, "'msgs' must be a non-empty array of strings"),
-        (b'{"msgs": ["a", "b", "c", "d", "e"]}', InvalidRequest, "holds 5 messages, at most 4"),
+        (b'{"msgs": ["a", "b", "c", "d", "e"]}', TooLarge, "holds 5 messages, at most 4"),
         (b'{"msg": "a", "extra": 1, "more": 2}', InvalidRequest, "unknown field(s) ['extra', 'more']"),
         (b'{"msg": "a", "w": "2"}', InvalidWriteConcern, "'w' must be an integer in 1..3, got a string"),
         (b'{"msg": "a", "w": 2.0}', InvalidWriteConcern, "'w' must be an integer in 1..3, got a number"),

@@ -30,6 +30,9 @@ class ConcernWaiters:
     def __len__(self) -> int:
         return self._count
 
+    def waiting(self, w: int) -> int:
+        return len(self._fifos[w])
+
     def add(self, w: int, index: int, token: int) -> None:
         fifo = self._fifos[w]
         if fifo and fifo[-1][0] > index:

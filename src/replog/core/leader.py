@@ -61,6 +61,7 @@ class LeaderLimits:
     inflight_frames_max: int = 16
     request_id_window: int = 10_000
     waiters_max: int = 100_000
+    waiters_per_w_max: int = 50_000
     suspend_on_slaves_dead: bool = False
 
 
@@ -177,6 +178,9 @@ class Leader:
             )
         if len(self._waiters) >= self._limits.waiters_max:
             raise Overloaded(f"too many appends waiting ({self._limits.waiters_max}, waiters_max)")
+        if self._waiters.waiting(w) >= self._limits.waiters_per_w_max:
+            limit = self._limits.waiters_per_w_max
+            raise Overloaded(f"too many appends waiting for w={w} ({limit}, waiters_per_w_max)")
         first = self._last_index + 1
         entries = tuple(Entry(first + offset, payload, request_id) for offset, payload in enumerate(payloads))
         self._last_index = entries[-1].index

@@ -31,6 +31,7 @@ from replog.core.outputs import (
     Send,
 )
 from replog.errors import StorageError
+from replog.net.auth import bearer
 from replog.net.peer_link import LinkCallbacks, PeerLink
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
@@ -77,6 +78,7 @@ class MasterNode:
             inflight_frames_max=config.inflight_frames_max,
             request_id_window=config.request_id_window,
             waiters_max=config.waiters_max,
+            waiters_per_w_max=config.waiters_per_w_max,
             suspend_on_slaves_dead=config.suspend_on_slaves_dead,
         )
         self.core = Leader(
@@ -112,7 +114,7 @@ class MasterNode:
                 backoff_base_ms=int(self.config.backoff_base_seconds * 1000),
                 backoff_max_ms=int(self.config.backoff_max_seconds * 1000),
                 probe_interval_s=self.config.heartbeat_seconds,
-                headers={},
+                headers=bearer(self.config.cluster_token),
                 rng=rng,
             )
             self._links.append(link)

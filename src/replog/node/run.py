@@ -48,8 +48,18 @@ def _use_uvloop() -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+async def _serve(app: web.Application, host: str, port: int, header_timeout_s: float) -> web.AppRunner:
+    # aiohttp's keep-alive timer also runs from the moment a connection opens, so it bounds how
+    # long a client may take to send a complete request head: a trickling client is cut off. After
+    # an answer that left a body unread, aiohttp lingers to drain it; keep that short too.
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=2.0,
+        keepalive_timeout=header_timeout_s,
+        lingering_time=min(header_timeout_s, 2.0),
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     return runner
@@ -69,7 +79,9 @@ async def _master_main(config: Config) -> None:
 
     node = MasterNode(config, open_store(config, "master", is_master=True))
     await node.start()
-    runner = await _serve(master_app(node), config.bind_host or config.master_host, config.master_port)
+    runner = await _serve(
+        master_app(node), config.bind_host or config.master_host, config.master_port, config.header_timeout_seconds
+    )
     log.info("master listening on %s", config.master)
     try:
         await _until_signalled()
@@ -83,7 +95,7 @@ async def _secondary_main(config: Config, secondary_id: int) -> None:
 
     host, port = config.secondary_address(secondary_id)
     node = SecondaryNode(config, secondary_id, open_store(config, f"secondary-{secondary_id}", is_master=False))
-    runner = await _serve(secondary_app(node), config.bind_host or host, port)
+    runner = await _serve(secondary_app(node), config.bind_host or host, port, config.header_timeout_seconds)
     await node.start()
     log.info("secondary %d listening on %s:%d", secondary_id, host, port)
     try:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from replog.core.messages import Ack
 from replog.core.outputs import Disconnect, Persist, Send, SetLogId
 from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
+from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
@@ -117,7 +119,13 @@ class SecondaryNode:
         return ws
 
     async def _read(self, ws: web.WebSocketResponse) -> None:
-        async for frame in ws:
+        # A real master answers our Hello at once; a peer that stays silent is not one, and is cut off.
+        try:
+            first = await ws.receive(timeout=self.config.connection_timeout)
+        except TimeoutError:
+            log.warning("closing a replication connection: no Welcome within connection_timeout")
+            return
+        async for frame in _prepend(first, ws):
             await self._stall_while_looping()
             if self._ws is not ws:
                 return
@@ -203,7 +211,10 @@ class SecondaryNode:
             for attempt in range(5):
                 try:
                     async with session.post(
-                        url, json={"id": self.id}, timeout=aiohttp.ClientTimeout(total=self.config.connection_timeout)
+                        url,
+                        json={"id": self.id},
+                        headers=bearer(self.config.cluster_token),
+                        timeout=aiohttp.ClientTimeout(total=self.config.connection_timeout),
                     ) as response:
                         if response.status < 300:
                             log.info("announced to the master at %s", self.config.master)
@@ -212,6 +223,14 @@ class SecondaryNode:
                         return
                 except (aiohttp.ClientError, OSError, TimeoutError):
                     await asyncio.sleep(min(2.0, 0.2 * 2**attempt))  # why: backoff between announcements
+
+
+async def _prepend(first: aiohttp.WSMessage, ws: web.WebSocketResponse) -> AsyncIterator[aiohttp.WSMessage]:
+    if first.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+        return
+    yield first
+    async for frame in ws:
+        yield frame
 
 
 async def _send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:

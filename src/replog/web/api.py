@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from replog.errors import InvalidRequest, ReplogError
+from replog.errors import InvalidRequest, ReplogError, RequestTimeout
 from replog.node.master import MasterNode, WriteConcernTimeout
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry
 from replog.web.errors import describe, status_for
+from replog.web.guards import guarded, read_body
 from replog.web.requests import PageRequest, parse_append, parse_page
 from replog.web.stream import serve_stream
 
@@ -47,7 +48,10 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     except (ReplogError, WriteConcernTimeout) as exc:
         extra = {"index": exc.result.last_index, "w": exc.result.w} if isinstance(exc, WriteConcernTimeout) else {}
-        return _error(status_for(exc), describe(exc), **extra)
+        response = _error(status_for(exc), describe(exc), **extra)
+        if isinstance(exc, RequestTimeout):
+            response.force_close()  # The rest of a trickled body is not worth waiting for.
+        return response
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"body larger than max_body_bytes ({request.app[MAX_BODY_BYTES]} bytes)")
     except web.HTTPMethodNotAllowed as exc:
@@ -71,8 +75,14 @@ def master_app(node: MasterNode) -> web.Application:
     w_max = len(node.config.secondaries) + 1
 
     async def append(request: web.Request) -> web.Response:
-        body = await request.read()
-        parsed = parse_append(body, default_w=node.config.default_w, w_max=w_max)
+        body = await read_body(request, node.config.body_timeout_seconds)
+        parsed = parse_append(
+            body,
+            default_w=node.config.default_w,
+            w_max=w_max,
+            msgs_max=node.config.append_batch_max,
+            message_bytes_max=node.config.message_bytes_max,
+        )
         result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
         answer: dict[str, object] = {"index": result.last_index, "w": result.w, "duplicate": result.duplicate}
         if parsed.batch:
@@ -113,7 +123,7 @@ def master_app(node: MasterNode) -> web.Application:
 
     async def join(request: web.Request) -> web.Response:
         try:
-            peer = (await request.json())["id"]
+            peer = json.loads(await read_body(request, node.config.body_timeout_seconds))["id"]
         except (ValueError, KeyError, TypeError):
             raise InvalidRequest('body must be {"id": <secondary id>}') from None
         if isinstance(peer, bool) or not isinstance(peer, int) or not 0 <= peer < len(node.config.secondaries):
@@ -121,15 +131,17 @@ def master_app(node: MasterNode) -> web.Application:
         node.join(peer)
         return web.json_response({"ok": True})
 
+    config = node.config
     for path in ("/", "/messages"):
-        app.router.add_post(path, append)
-        app.router.add_get(path, messages)
+        app.router.add_post(path, guarded(append, config.client_token, "client_token"))
+        app.router.add_get(path, guarded(messages, config.read_token, "read_token"))
+
     async def stream(request: web.Request) -> web.StreamResponse:
         return await serve_stream(node, request)
 
     app.router.add_get("/health", health)
-    app.router.add_post("/join", join)
-    app.router.add_get("/stream", stream)
+    app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
+    app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
     return app
 
 
@@ -162,20 +174,21 @@ def secondary_app(node: SecondaryNode) -> web.Application:
 
     async def set_faults(request: web.Request) -> web.Response:
         try:
-            settings = json.loads(await request.read())
+            settings = json.loads(await read_body(request, node.config.body_timeout_seconds))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidRequest(f"body is not valid JSON: {exc}") from None
         if not isinstance(settings, dict):
             raise InvalidRequest("body must be a JSON object of faults")
         return web.json_response(node.set_faults(settings).describe(node.now_ms()))
 
+    config = node.config
     for path in ("/", "/messages"):
-        app.router.add_get(path, messages)
+        app.router.add_get(path, guarded(messages, config.read_token, "read_token"))
         app.router.add_post(path, not_writable)
     app.router.add_get("/health", health)
     app.router.add_get("/faults", get_faults)
-    app.router.add_post("/faults", set_faults)
-    app.router.add_get("/replication", node.serve_replication)
+    app.router.add_post("/faults", guarded(set_faults, config.cluster_token, "cluster_token"))
+    app.router.add_get("/replication", guarded(node.serve_replication, config.cluster_token, "cluster_token"))
     return app
 
 

@@ -9,14 +9,20 @@ from replog.errors import (
     Overloaded,
     ReadOnly,
     ReplogError,
+    RequestTimeout,
     StorageError,
     StorageFull,
+    TooLarge,
+    Unauthorized,
 )
 from replog.node.master import WriteConcernTimeout
 
 __all__ = ["describe", "status_for"]
 
 _STATUS: list[tuple[type[Exception], int]] = [
+    (TooLarge, 413),
+    (RequestTimeout, 408),
+    (Unauthorized, 401),
     (InvalidRequest, 400),
     (InvalidWriteConcern, 400),
     (ReadOnly, 503),

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from replog.errors import InvalidRequest, InvalidWriteConcern
+from replog.errors import InvalidRequest, InvalidWriteConcern, TooLarge
 
-__all__ = ["AppendRequest", "PageRequest", "parse_append", "parse_page"]
+__all__ = ["AppendRequest", "PageRequest", "check_message_sizes", "parse_append", "parse_page"]
 
 REQUEST_ID_CHARS_MAX = 200
 TIMEOUT_MS_MAX = 3_600_000
@@ -37,7 +37,9 @@ class PageRequest:
     detail: bool
 
 
-def parse_append(body: bytes, *, default_w: int, w_max: int, msgs_max: int = 10_000) -> AppendRequest:
+def parse_append(
+    body: bytes, *, default_w: int, w_max: int, msgs_max: int = 10_000, message_bytes_max: int = 256 << 10
+) -> AppendRequest:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -50,6 +52,7 @@ def parse_append(body: bytes, *, default_w: int, w_max: int, msgs_max: int = 10_
     if unknown:
         raise InvalidRequest(f"unknown field(s) {unknown}")
     payloads, batch = _payloads(data, msgs_max)
+    check_message_sizes(payloads, message_bytes_max)
     return AppendRequest(
         payloads=payloads,
         w=_write_concern(data.get("w", default_w), w_max),
@@ -67,13 +70,19 @@ def _payloads(data: Mapping[str, Any], msgs_max: int) -> tuple[tuple[bytes, ...]
         if not isinstance(msgs, list) or not msgs or not all(isinstance(m, str) for m in msgs):
             raise InvalidRequest("'msgs' must be a non-empty array of strings")
         if len(msgs) > msgs_max:
-            raise InvalidRequest(f"'msgs' holds {len(msgs)} messages, at most {msgs_max} are allowed")
+            raise TooLarge(f"'msgs' holds {len(msgs)} messages, at most {msgs_max} are allowed (append_batch_max)")
         return tuple(_encode(m) for m in msgs), True
     if "msg" not in data:
         raise InvalidRequest("missing field 'msg'")
     if not isinstance(data["msg"], str):
         raise InvalidRequest(f"'msg' must be a string, got {_json_type(data['msg'])}")
     return (_encode(data["msg"]),), False
+
+
+def check_message_sizes(payloads: tuple[bytes, ...], message_bytes_max: int) -> None:
+    for payload in payloads:
+        if len(payload) > message_bytes_max:
+            raise TooLarge(f"a message of {len(payload)} bytes exceeds message_bytes_max ({message_bytes_max} bytes)")
 
 
 def _encode(text: str) -> bytes:
