@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replog.core.outputs import Reject, HealthChanged, Persist, ReadOnlyChanged
+from replog.core.outputs import HealthChanged, Persist, ReadOnlyChanged, Reject
 from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
 from replog.types import Entry, HealthState
 

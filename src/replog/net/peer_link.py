@@ -71,7 +71,8 @@ class PeerLink:
         self._wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
-        self.reconnects = 0
+        self.reconnects = 0  # connections made, for /metrics and /health
+        self.retries = 0  # backoff waits begun
         self.last_error = ""
 
     @property
@@ -107,6 +108,7 @@ class PeerLink:
             healthy_session = await self._connect_and_serve()
             attempt = 0 if healthy_session else attempt + 1
             delay = delay_ms(max(attempt - 1, 0), self._rng, base_ms=self._backoff[0], cap_ms=self._backoff[1])
+            self.retries += 1
             log.info("link %d to %s: retry in %d ms (attempt %d)", self.peer, self.address, delay, attempt)
             await self._wait_before_retry(delay / 1000)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 
 from replog.errors import StorageError
@@ -34,10 +35,12 @@ class GroupCommitter:
         store: LogStore,
         on_synced: Callable[[int], None],
         on_write_failed: Callable[[int, StorageError], None],
+        on_sync_seconds: Callable[[float], None] | None = None,
     ) -> None:
         self._store = store
         self._on_synced = on_synced
         self._on_write_failed = on_write_failed
+        self._on_sync_seconds = on_sync_seconds
         self._pending: list[Entry] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -84,10 +87,15 @@ class GroupCommitter:
             self._on_write_failed(self._store.last_index, exc)
 
     async def _sync(self) -> int:
+        started = time.perf_counter()
         try:
             if self._in_thread:
-                return await asyncio.to_thread(self._store.sync)
-            return self._store.sync()
+                synced = await asyncio.to_thread(self._store.sync)
+            else:
+                synced = self._store.sync()
         except (OSError, StorageError) as exc:
             log.critical("fsync failed (%s): what is durable is unknown, stopping the node", exc)
             os._exit(70)
+        if self._on_sync_seconds is not None:
+            self._on_sync_seconds(time.perf_counter() - started)
+        return synced

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import aiohttp
+from prometheus_client.core import Metric
 
 from replog.config import Config
 from replog.core.health import HealthThresholds
@@ -31,12 +32,13 @@ from replog.core.outputs import (
     Send,
 )
 from replog.errors import StorageError
+from replog.metrics import CounterMetricFamily, GaugeMetricFamily, NodeMetrics, gauge, per_secondary
 from replog.net.auth import bearer
 from replog.net.peer_link import LinkCallbacks, PeerLink
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore
-from replog.types import Entry
+from replog.types import Entry, HealthState
 
 __all__ = ["AppendResult", "MasterNode", "WriteConcernTimeout"]
 
@@ -92,7 +94,12 @@ class MasterNode:
         )
         self._futures: dict[int, asyncio.Future[int]] = {}
         self._write_error: StorageError | None = None
-        self._committer = GroupCommitter(store, self._on_synced, self._on_write_failed)
+        self.metrics = NodeMetrics("master")
+        self.metrics.watch(self._scrape)
+        self._catch_up_entries = [0] * len(config.secondaries)
+        self._committer = GroupCommitter(
+            store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
+        )
         self._links: list[PeerLink] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -245,9 +252,47 @@ class MasterNode:
                     log.warning("read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed)
                 case CatchUp(peer, lo, hi, done):
                     if done:
+                        self._catch_up_entries[peer] += hi - lo + 1
                         log.info("secondary %d caught up to %d", peer, hi)
                     else:
                         log.info("secondary %d catching up: streaming %d entries (%d..%d)", peer, hi - lo + 1, lo, hi)
+
+    def _scrape(self) -> Iterator[Metric]:
+        core = self.core
+        statuses = core.peer_status()
+        yield gauge("replog_last_index", "Last index synced on the master", core.synced_index)
+        yield gauge("replog_read_only", "1 while the master has no quorum and refuses writes", int(core.read_only))
+        yield gauge("replog_waiting_appends", "Appends waiting for their write concern", core.waiting())
+        acked = {s.peer: s.acked_index for s in statuses}
+        yield per_secondary(GaugeMetricFamily, "replog_secondary_acked_index", "Highest index a secondary acked", acked)
+        lag = {s.peer: max(0, core.synced_index - s.acked_index) for s in statuses}
+        yield per_secondary(GaugeMetricFamily, "replog_secondary_lag", "Entries a secondary lacks", lag)
+        health = GaugeMetricFamily(
+            "replog_secondary_health", "1 for the secondary's state", labels=["secondary", "status"]
+        )
+        for status in statuses:
+            for state in HealthState:
+                health.add_metric([str(status.peer), state.value], int(status.health is state))
+        yield health
+        links = {link.peer: link for link in self._links}
+        yield per_secondary(
+            CounterMetricFamily,
+            "replog_link_reconnects",
+            "Replication connections made",
+            {peer: link.reconnects for peer, link in links.items()},
+        )
+        yield per_secondary(
+            CounterMetricFamily,
+            "replog_link_retries",
+            "Replication dial retries (backoff waits)",
+            {peer: link.retries for peer, link in links.items()},
+        )
+        yield per_secondary(
+            CounterMetricFamily,
+            "replog_catchup_entries",
+            "Entries streamed to catch secondaries up",
+            dict(enumerate(self._catch_up_entries)),
+        )
 
     def _notify_readers(self) -> None:
         async def notify() -> None:

@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.core import Metric
 
 from replog.config import Config
 from replog.core.follower import Follower
@@ -27,6 +28,7 @@ from replog.core.messages import Ack
 from replog.core.outputs import Disconnect, Persist, Send, SetLogId
 from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
+from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX
 from replog.node.clock import Clock, RealClock
@@ -47,7 +49,11 @@ class SecondaryNode:
         self.store = store
         self._clock = clock or RealClock()
         self.core = Follower(secondary_id, log_id=store.log_id, synced_index=store.synced_index)
-        self._committer = GroupCommitter(store, self._on_synced, self._on_write_failed)
+        self.metrics = NodeMetrics("secondary")
+        self.metrics.watch(self._scrape)
+        self._committer = GroupCommitter(
+            store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
+        )
         self._rng = random.Random()
         self.faults = FaultPlan.from_settings(config.faults_for(secondary_id), self._clock.monotonic_ms())
         self._ws: web.WebSocketResponse | None = None
@@ -203,6 +209,10 @@ class SecondaryNode:
     def _on_write_failed(self, written_index: int, error: StorageError) -> None:
         self.core.persist_failed(written_index)
         self._flush()
+
+    def _scrape(self) -> Iterator[Metric]:
+        yield gauge("replog_contiguous_index", "Last index of the durable contiguous prefix", self.store.synced_index)
+        yield gauge("replog_master_connected", "1 while the master's replication link is up", int(self.core.connected))
 
     async def _announce(self) -> None:
         """Tell the master we are up so it dials now instead of after its backoff."""

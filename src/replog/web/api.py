@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from replog.errors import InvalidRequest, ReplogError, RequestTimeout
+from replog.metrics import CONTENT_TYPE, NodeMetrics
 from replog.node.master import MasterNode, WriteConcernTimeout
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry
-from replog.web.errors import describe, status_for
+from replog.web.errors import describe, outcome_of, status_for
 from replog.web.guards import guarded, read_body
 from replog.web.requests import PageRequest, parse_append, parse_page
 from replog.web.stream import serve_stream
@@ -75,15 +77,22 @@ def master_app(node: MasterNode) -> web.Application:
     w_max = len(node.config.secondaries) + 1
 
     async def append(request: web.Request) -> web.Response:
-        body = await read_body(request, node.config.body_timeout_seconds)
-        parsed = parse_append(
-            body,
-            default_w=node.config.default_w,
-            w_max=w_max,
-            msgs_max=node.config.append_batch_max,
-            message_bytes_max=node.config.message_bytes_max,
-        )
-        result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
+        started, w = time.perf_counter(), node.config.default_w
+        try:
+            body = await read_body(request, node.config.body_timeout_seconds)
+            parsed = parse_append(
+                body,
+                default_w=node.config.default_w,
+                w_max=w_max,
+                msgs_max=node.config.append_batch_max,
+                message_bytes_max=node.config.message_bytes_max,
+            )
+            w = parsed.w
+            result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
+        except Exception as exc:
+            node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
+            raise
+        node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
         answer: dict[str, object] = {"index": result.last_index, "w": result.w, "duplicate": result.duplicate}
         if parsed.batch:
             answer.update(first_index=result.first_index, last_index=result.last_index)
@@ -140,6 +149,7 @@ def master_app(node: MasterNode) -> web.Application:
         return await serve_stream(node, request)
 
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", _metrics(node.metrics))
     app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
     app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
     return app
@@ -186,6 +196,7 @@ def secondary_app(node: SecondaryNode) -> web.Application:
         app.router.add_get(path, guarded(messages, config.read_token, "read_token"))
         app.router.add_post(path, not_writable)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", _metrics(node.metrics))
     app.router.add_get("/faults", get_faults)
     app.router.add_post("/faults", guarded(set_faults, config.cluster_token, "cluster_token"))
     app.router.add_get("/replication", guarded(node.serve_replication, config.cluster_token, "cluster_token"))
@@ -193,6 +204,13 @@ def secondary_app(node: SecondaryNode) -> web.Application:
 
 
 # -------------------------------------------------------------------- shared
+
+
+def _metrics(metrics: NodeMetrics) -> Handler:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    return serve
 
 
 async def _serve_messages(

@@ -17,7 +17,7 @@ from replog.errors import (
 )
 from replog.node.master import WriteConcernTimeout
 
-__all__ = ["describe", "status_for"]
+__all__ = ["describe", "outcome_of", "status_for"]
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (TooLarge, 413),
@@ -50,3 +50,16 @@ def describe(exc: Exception) -> str:
     if isinstance(exc, ReplogError | WriteConcernTimeout):
         return str(exc)
     return "internal error"
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The `outcome` label of replog_appends for an append that failed with `exc`."""
+    if isinstance(exc, ReadOnly):
+        return "read_only"
+    if isinstance(exc, WriteConcernTimeout):
+        return "timeout"
+    if isinstance(exc, InvalidRequest | InvalidWriteConcern | Unauthorized):
+        return "invalid"
+    if isinstance(exc, NotEnoughReplicas | Overloaded):
+        return "refused"
+    return "error"

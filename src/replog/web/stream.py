@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from replog.errors import InvalidRequest, InvalidWriteConcern, ProtocolError, ReplogError
 from replog.node.master import AppendResult, MasterNode
-from replog.web.errors import describe, status_for
+from replog.web.errors import describe, outcome_of, status_for
 from replog.wire.stream_codec import StreamAppend, decode_appends, encode_answers
 
 __all__ = ["serve_stream"]
@@ -86,27 +87,36 @@ class _StreamSession:
             payload = _validate(append, self._w_max, self._node.config.default_w)
             result, future = self._node.submit([payload], append.w or self._node.config.default_w, append.request_id)
         except ReplogError as exc:
+            self._node.metrics.observe_append(_w_label(append.w), outcome_of(exc), 0.0)
             self._answer([append.correlation_id, 0, [status_for(exc), describe(exc)]])
             return
         self._inflight += 1
-        future.add_done_callback(functools.partial(self._on_done, append.correlation_id, result))
+        started = time.perf_counter()
+        future.add_done_callback(functools.partial(self._on_done, append.correlation_id, result, started))
 
-    def _on_done(self, correlation_id: int, result: AppendResult, future: asyncio.Future[int]) -> None:
+    def _on_done(self, correlation_id: int, result: AppendResult, started: float, future: asyncio.Future[int]) -> None:
         self._inflight -= 1
         if self._inflight < INFLIGHT_MAX:
             self._room.set()
         if future.cancelled():
             return
         error = future.exception()
+        elapsed = time.perf_counter() - started
         if error is None:
             status_error = [200, "duplicate"] if result.duplicate else None
+            self._node.metrics.observe_append(result.w, "duplicate" if result.duplicate else "ok", elapsed)
             self._answer([correlation_id, result.last_index, status_error])
         else:
+            self._node.metrics.observe_append(result.w, outcome_of(error), elapsed)
             self._answer([correlation_id, result.last_index, [status_for(error), describe(error)]])
 
     def _answer(self, answer: list[Any]) -> None:
         self._answers.append(answer)
         self._have_answers.set()
+
+
+def _w_label(w: object) -> int:
+    return w if type(w) is int else 0
 
 
 def _validate(append: StreamAppend, w_max: int, default_w: int) -> bytes:
