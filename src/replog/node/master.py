@@ -18,6 +18,7 @@ import aiohttp
 from prometheus_client.core import Metric
 
 from replog.config import Config
+from replog.core.dedup import recent_request_ids
 from replog.core.health import HealthThresholds
 from replog.core.leader import Leader, LeaderLimits, PeerStatus
 from replog.core.messages import Message
@@ -90,7 +91,7 @@ class MasterNode:
             limits=limits,
             read_entries=store.read,
             now_ms=self._clock.monotonic_ms(),
-            recent_request_ids=_recent_request_ids(store, config.request_id_window),
+            recent_request_ids=recent_request_ids(store.read, store.last_index, config.request_id_window),
         )
         self._futures: dict[int, asyncio.Future[int]] = {}
         self._write_error: StorageError | None = None
@@ -301,22 +302,3 @@ class MasterNode:
 
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(notify())
-
-
-def _recent_request_ids(store: LogStore, window: int) -> Iterator[tuple[str, int, int]]:
-    """Rebuild the dedup window from the log's tail: a batch's entries all carry its request_id."""
-    if window <= 0 or store.last_index == 0:
-        return
-    index = max(1, store.last_index - window + 1)
-    run: tuple[str, int, int] | None = None
-    while index <= store.last_index:
-        for entry in store.read(index, store.last_index, 4 << 20):
-            if run is not None and entry.request_id == run[0]:
-                run = (run[0], run[1], entry.index)
-                continue
-            if run is not None:
-                yield run
-            run = None if entry.request_id is None else (entry.request_id, entry.index, entry.index)
-            index = entry.index + 1
-    if run is not None:
-        yield run

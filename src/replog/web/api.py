@@ -13,11 +13,14 @@ Every error body is `{"error": "..."}`, including aiohttp's own 404 and 405.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import yaml
 from aiohttp import web
 
 from replog.errors import InvalidRequest, ReplogError, RequestTimeout
@@ -58,7 +61,9 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return _error(413, f"body larger than max_body_bytes ({request.app[MAX_BODY_BYTES]} bytes)")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return _error(405, f"method {request.method} not allowed on {request.path}; allowed: {allowed}")
+        response = _error(405, f"method {request.method} not allowed on {request.path}; allowed: {allowed}")
+        response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+        return response
     except web.HTTPNotFound:
         return _error(404, f"no such path: {request.path}")
 
@@ -150,6 +155,7 @@ def master_app(node: MasterNode) -> web.Application:
 
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", _metrics(node.metrics))
+    app.router.add_get("/openapi.json", _openapi)
     app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
     app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
     return app
@@ -204,6 +210,17 @@ def secondary_app(node: SecondaryNode) -> web.Application:
 
 
 # -------------------------------------------------------------------- shared
+
+
+@functools.cache
+def _openapi_spec() -> str:
+    text = importlib.resources.files("replog.web").joinpath("openapi.yaml").read_text()
+    spec = yaml.safe_load(text)
+    return json.dumps({key: value for key, value in spec.items() if not key.startswith("x-")})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(text=_openapi_spec(), content_type="application/json")
 
 
 def _metrics(metrics: NodeMetrics) -> Handler:

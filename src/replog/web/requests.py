@@ -123,7 +123,7 @@ def parse_page(query: Mapping[str, str]) -> PageRequest:
     return PageRequest(
         start=_query_int(query, "from", 1, minimum=1) or 1,
         limit=_query_int(query, "limit", None, minimum=0, maximum=PAGE_LIMIT_MAX),
-        detail=query.get("detail", "0").lower() in ("1", "true", "yes"),
+        detail=_query_flag(query, "detail"),
     )
 
 
@@ -136,6 +136,13 @@ def _query_int(
     if not re.fullmatch(r"[0-9]{1,19}", text) or not minimum <= int(text) <= maximum:
         raise InvalidRequest(f"query parameter '{name}' must be an integer in {minimum}..{maximum}, got {text!r}")
     return int(text)
+
+
+def _query_flag(query: Mapping[str, str], name: str) -> bool:
+    text = query.get(name, "0").lower()
+    if text not in ("0", "1", "true", "false", "yes", "no"):
+        raise InvalidRequest(f"query parameter '{name}' must be one of 0, 1, true, false, yes, no; got {text!r:.40}")
+    return text in ("1", "true", "yes")
 
 
 def _json_type(value: Any) -> str:
