@@ -73,9 +73,7 @@ class PipelinedClient:
             await self._session.close()
         self._fail_all(ConnectionError("pipelined client closed"))
 
-    def append_nowait(
-        self, msg: str, w: int = 1, request_id: str | None = None
-    ) -> asyncio.Future[PipelinedAppend]:
+    def append_nowait(self, msg: str, w: int = 1, request_id: str | None = None) -> asyncio.Future[PipelinedAppend]:
         """Queue one append; the future gives its index once `w` copies exist."""
         if self._ws is None or self._ws.closed:
             raise ConnectionError("not connected to the master's /stream")

@@ -127,7 +127,10 @@ class Cluster:
 
     async def http(self) -> aiohttp.ClientSession:
         if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            # Idle connections are closed before the nodes' own keep-alive limit (header_timeout_seconds).
+            self.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(keepalive_timeout=2)
+            )
         return self.session
 
     async def close(self) -> None:

@@ -128,7 +128,7 @@ def parse_page(query: Mapping[str, str]) -> PageRequest:
 
 
 def _query_int(
-    query: Mapping[str, str], name: str, default: int | None, *, minimum: int, maximum: int = 1 << 62
+    query: Mapping[str, str], name: str, default: int | None, *, minimum: int, maximum: int = (1 << 63) - 1
 ) -> int | None:
     if name not in query:
         return default

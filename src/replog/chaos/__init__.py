@@ -1,0 +1,10 @@
+"""`replog chaos`: a real cluster under a seeded fault schedule, with a recorded history and a checker.
+
+Modules: proxy (TCP fault proxy), schedule (seeded faults), processes (the nodes we start), clients
+(appenders and a reader), injector (applies and heals faults), history (JSON-lines records),
+checker (the rules, pure), report (summary), runner (one run), cli (flags and entry point).
+"""
+
+from replog.chaos.cli import add_arguments, run
+
+__all__ = ["add_arguments", "run"]

@@ -1,0 +1,51 @@
+"""`replog chaos`: its flags and its entry point, kept here so the main CLI only has to wire them in."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from replog.chaos.report import format_summary
+from replog.chaos.runner import ChaosOptions, run_chaos
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--duration", type=_positive_float, default=60.0, help="seconds of faults and traffic")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the fault schedule and the clients")
+    parser.add_argument("--clients", type=_client_count, default=4, help="concurrent appending clients (1..64)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="work directory (default: a new temp dir)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """0: no violation; 1: violations; 2: the run itself could not be made."""
+    options = ChaosOptions(duration=args.duration, seed=args.seed, clients=args.clients, data_dir=args.data_dir)
+    try:
+        result = run_chaos(options)
+    except RuntimeError as exc:
+        print(f"replog chaos: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("replog chaos: interrupted; every node it started was stopped", file=sys.stderr)
+        return 130
+    print(json.dumps(result.summary, indent=2) if args.json else format_summary(result.summary))
+    return 1 if result.violations else 0
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 86400]")
+    return value
+
+
+def _client_count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text} is not in 1..64")
+    return value

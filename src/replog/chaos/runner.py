@@ -1,0 +1,257 @@
+"""One chaos run: a real cluster behind fault proxies, clients, a reader, the fault schedule, the checker.
+
+The order at the end matters: stop the clients from starting new appends, heal every fault, let the
+appends still in flight finish, wait (bounded) until every node shows the same log, and only then
+take the final logs. Whatever happens, every process we started is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from replog.chaos.checker import Violation, check
+from replog.chaos.clients import Client, Reader, read_log
+from replog.chaos.history import FinalRecord, HistoryWriter, load_history
+from replog.chaos.injector import FaultInjector
+from replog.chaos.processes import NodeProcesses
+from replog.chaos.proxy import FaultProxy
+from replog.chaos.report import summarize
+from replog.chaos.schedule import make_schedule
+
+__all__ = ["FAST_SETTINGS", "ChaosOptions", "ChaosResult", "run_chaos"]
+
+HOST = "127.0.0.1"
+SECONDARIES = 2
+FAST_SETTINGS: dict[str, Any] = {
+    "heartbeat_seconds": 0.2,
+    "suspect_after_seconds": 0.6,
+    "unhealthy_after_seconds": 1.2,
+    "connection_timeout": 1.0,
+    "backoff_base_seconds": 0.05,
+    "backoff_max_seconds": 0.4,
+    "storage": "disk",
+    "log_level": "INFO",
+}
+START_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 30.0
+CONVERGE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosOptions:
+    duration: float = 60.0
+    seed: int = 1
+    clients: int = 4
+    data_dir: Path | None = None  # a fresh temporary directory when None
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosResult:
+    summary: dict[str, Any]
+    violations: list[Violation]
+    history_path: Path
+    workdir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where everything of one run lives: ports, config files, directories."""
+
+    workdir: Path
+    master_port: int
+    secondary_ports: tuple[int, ...]
+    proxy_ports: tuple[int, ...]
+    master_config: Path
+    secondary_config: Path
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Every node's own port: reads and /faults never go through a proxy."""
+        urls = {"master": f"http://{HOST}:{self.master_port}"}
+        urls.update({f"secondary-{i}": f"http://{HOST}:{port}" for i, port in enumerate(self.secondary_ports)})
+        return urls
+
+
+def run_chaos(options: ChaosOptions) -> ChaosResult:
+    """Run, check, summarize. Raises RuntimeError when the cluster cannot even start.
+
+    Ctrl-C or SIGTERM end the run at once (KeyboardInterrupt or CancelledError out of here), and every
+    process it started is still stopped.
+    """
+    layout = _prepare(options)
+    processes = NodeProcesses(layout.workdir, layout.master_config, layout.secondary_config)
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_run(options, layout, processes))
+    finally:
+        processes.stop_all()
+
+
+def _prepare(options: ChaosOptions) -> _Layout:
+    if options.data_dir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="replog-chaos-"))
+    else:
+        workdir = options.data_dir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        if (workdir / "data").exists() and any((workdir / "data").iterdir()):
+            raise RuntimeError(f"{workdir / 'data'} already holds node data: give an empty --data-dir")
+    master_port, *ports = _free_ports(1 + 2 * SECONDARIES)
+    secondary_ports, proxy_ports = tuple(ports[:SECONDARIES]), tuple(ports[SECONDARIES:])
+    common = {**FAST_SETTINGS, "master": f"{HOST}:{master_port}", "data_dir": str(workdir / "data")}
+    master_config = workdir / "master.yaml"
+    secondary_config = workdir / "secondaries.yaml"
+    # The master dials the proxies; each secondary listens on its real port (its own entry).
+    master_config.write_text(yaml.safe_dump({**common, "secondaries": [f"{HOST}:{p}" for p in proxy_ports]}))
+    secondary_config.write_text(yaml.safe_dump({**common, "secondaries": [f"{HOST}:{p}" for p in secondary_ports]}))
+    return _Layout(workdir, master_port, secondary_ports, proxy_ports, master_config, secondary_config)
+
+
+async def _run(options: ChaosOptions, layout: _Layout, processes: NodeProcesses) -> ChaosResult:
+    proxies = [
+        FaultProxy(f"proxy-{i}", target, host=HOST, listen_port=port)
+        for i, (target, port) in enumerate(zip(layout.secondary_ports, layout.proxy_ports, strict=True))
+    ]
+    history_path = layout.workdir / "history.jsonl"
+    writer = HistoryWriter(history_path)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):  # not the main thread: no handler
+        loop.add_signal_handler(signal.SIGTERM, main.cancel if main else lambda: None)
+    try:
+        for proxy in proxies:
+            await proxy.start()
+        for name in layout.urls:
+            processes.start(name)
+        await _wait_healthy(layout.urls["master"], START_TIMEOUT_S)
+        started = time.monotonic()
+        await _workload(options, layout, processes, proxies, writer, lambda: time.monotonic() - started)
+        elapsed = time.monotonic() - started
+    finally:
+        with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        writer.close()
+        for proxy in proxies:
+            await proxy.close()
+    history = load_history(history_path)
+    violations = check(history)
+    summary = summarize(history, violations, elapsed_s=elapsed)
+    summary.update(history=str(history_path), workdir=str(layout.workdir))
+    return ChaosResult(summary, violations, history_path, layout.workdir)
+
+
+async def _workload(
+    options: ChaosOptions,
+    layout: _Layout,
+    processes: NodeProcesses,
+    proxies: list[FaultProxy],
+    writer: HistoryWriter,
+    clock: Callable[[], float],
+) -> None:
+    urls = layout.urls
+    schedule = make_schedule(options.seed, options.duration, SECONDARIES)
+    writer.write_meta(
+        seed=options.seed,
+        duration=options.duration,
+        clients=options.clients,
+        started=datetime.now(UTC).isoformat(),
+        urls=urls,
+        proxies={p.name: p.port for p in proxies},
+        schedule=[{"kind": e.kind, "target": e.target, "start": e.start, "end": e.end} for e in schedule],
+    )
+    rng = random.Random(options.seed)
+    stop = asyncio.Event()
+    clients = [
+        Client(i, urls["master"], random.Random(rng.random()), clock, writer.write) for i in range(options.clients)
+    ]
+    reader = Reader(urls, random.Random(rng.random()), clock, writer.write)
+    injector = FaultInjector(processes, proxies, urls, clock, writer.write)
+    client_tasks = [asyncio.create_task(c.run(stop), name=f"client-{c.number}") for c in clients]
+    reader_task = asyncio.create_task(reader.run(stop), name="reader")
+    injector_task = asyncio.create_task(injector.run(schedule), name="injector")
+    workload = [*client_tasks, reader_task]
+    try:
+        done, _ = await asyncio.wait(workload, timeout=options.duration, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a workload task ended early: only by a bug of ours; raise it
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or broken: no healing, no waiting; the caller stops every node.
+        for task in [*workload, injector_task]:
+            task.cancel()
+        await asyncio.gather(*workload, injector_task, return_exceptions=True)
+        raise
+    stop.set()
+    injector_task.cancel()
+    await asyncio.gather(injector_task, return_exceptions=True)
+    try:
+        await injector.heal_all()
+    except (TimeoutError, OSError, RuntimeError) as exc:  # why: a node that never came back is evidence
+        writer.write_meta(heal_error=f"{type(exc).__name__}: {exc}")
+    _, pending = await asyncio.wait(workload, timeout=DRAIN_TIMEOUT_S)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*workload, return_exceptions=True)
+    converged = await _wait_converged(urls, CONVERGE_TIMEOUT_S)
+    async with aiohttp.ClientSession() as session:
+        for name, url in urls.items():
+            log = await read_log(session, url, timeout_s=10.0)
+            writer.write(FinalRecord(name, tuple(log or ()), converged=converged, readable=log is not None))
+
+
+async def _wait_healthy(master_url: str, timeout_s: float) -> None:
+    """Until the master answers and calls every secondary Healthy."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
+                async with session.get(f"{master_url}/health") as response:
+                    health = await response.json()
+                    if all(s["status"] == "Healthy" for s in health["secondaries"]):
+                        return
+            await asyncio.sleep(0.1)  # why: polling a starting cluster
+    raise RuntimeError(f"the cluster did not become healthy within {timeout_s}s")
+
+
+async def _wait_converged(urls: dict[str, str], timeout_s: float) -> bool:
+    """Until every node shows the same log; False if that did not happen in time."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            logs = [await read_log(session, url, timeout_s=5.0) for url in urls.values()]
+            if all(log is not None and log == logs[0] for log in logs):
+                return True
+            await asyncio.sleep(0.2)  # why: catch-up after healing takes a moment
+    return False
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: all sockets are held open until every port is chosen."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
