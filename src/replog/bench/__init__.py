@@ -29,9 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument(
+        "--scale", type=int, metavar="N", help="instead of the table: recovery, memory and catch-up with N messages"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scale:
+        from replog.bench.scale import run_scale
+
+        report = asyncio.run(run_scale(args.scale))
+        print(json.dumps(report.as_json(), indent=2) if args.json else "\n".join(report.lines()))
+        return 0
     budget = Budget(3_000, 3.0) if args.quick else Budget(args.count, args.seconds)
     chosen = set(args.only.split(",")) if args.only else None
     selected = [p for p in plans() if (p.key in chosen if chosen else args.compare or not p.comparison)]

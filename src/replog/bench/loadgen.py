@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["LoadResult", "run_concurrent", "run_http"]
 
@@ -45,8 +46,9 @@ async def run_concurrent(
     count: int,
     deadline_s: float,
     progress: Progress | None = None,
+    stop: asyncio.Future[Any] | None = None,
 ) -> LoadResult:
-    """Run `operation(i)` for i < count from `concurrency` workers until done or the deadline."""
+    """Run `operation(i)` for i < count from `concurrency` workers until done, the deadline, or `stop`."""
     result = LoadResult()
     started = time.perf_counter()
     stop_at = started + deadline_s
@@ -54,7 +56,7 @@ async def run_concurrent(
 
     async def worker() -> None:
         nonlocal next_number
-        while next_number < count and time.perf_counter() < stop_at:
+        while next_number < count and time.perf_counter() < stop_at and not (stop is not None and stop.done()):
             number, next_number = next_number, next_number + 1
             begun = time.perf_counter()
             try:
@@ -127,6 +129,7 @@ async def run_http(
     deadline_s: float,
     expect_status: int = 201,
     progress: Progress | None = None,
+    stop: asyncio.Future[Any] | None = None,
 ) -> LoadResult:
     loop = asyncio.get_running_loop()
     connections: list[_HttpConnection] = []

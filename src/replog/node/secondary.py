@@ -101,7 +101,11 @@ class SecondaryNode:
             log.warning("refusing the master's connection (server_unavailable fault)")
             return web.json_response({"error": "server_unavailable fault injected"}, status=503)
         ws = web.WebSocketResponse(max_msg_size=FRAME_BYTES_MAX, autoping=True)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+            log.warning("replication handshake from %s failed: %s", request.remote, exc)
+            return ws
         if self._ws is not None:
             log.warning("a new master connection replaces the old one")
             await self._ws.close()

@@ -1,0 +1,219 @@
+"""The asyncio client, on aiohttp (already the server's dependency, so it costs nothing extra).
+
+Same methods, arguments, results and errors as the blocking `Client`; the protocol is shared in `_http`.
+Use it as `async with AsyncClient() as client:` so its connection pool is closed; a session passed in
+is borrowed and left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import aiohttp
+
+from replog.client import _http
+from replog.client._paging import PAGE_SIZE, POLL_MIN_S, check_paging, last_index, next_poll_delay
+from replog.client.errors import ReplogClientError
+from replog.client.results import (
+    AppendResult,
+    BatchResult,
+    Faults,
+    MasterHealth,
+    Message,
+    SecondaryHealth,
+    parse_append,
+    parse_batch,
+    parse_faults,
+    parse_health,
+    parse_messages,
+)
+from replog.client.retry import RetryPolicy
+
+__all__ = ["AsyncClient"]
+
+# A connect that times out is a failure to reach the node and is retried; a read that times out is not
+# (the node took the request and is slow). ConnectionTimeoutError exists from aiohttp 3.10 on.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if t is not None
+)
+_RETRYABLE: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    aiohttp.ClientPayloadError,
+    *_CONNECT_TIMEOUT,
+)
+
+
+class _Retry(Exception):
+    """No answer, in a way that a new attempt may fix."""
+
+
+class AsyncClient:
+    """An asyncio client of one replog node; see `replog.client.Client` for the meaning of each method."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+        retry: RetryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = _http.resolve_url(url)
+        self._headers = _http.headers(token)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._session = session
+        self._owns_session = session is None
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.url!r})"
+
+    # --------------------------------------------------------------- appends
+
+    async def append(
+        self, msg: str, w: int | None = None, request_id: str | None = None, timeout_ms: int | None = None
+    ) -> AppendResult:
+        call = _http.append_call(
+            [msg], batch=False, w=w, request_id=request_id, timeout_ms=timeout_ms, timeout=self.timeout
+        )
+        return parse_append(await self._send(call))
+
+    async def append_many(
+        self,
+        msgs: Iterable[str],
+        w: int | None = None,
+        request_id: str | None = None,
+        timeout_ms: int | None = None,
+    ) -> BatchResult:
+        call = _http.append_call(
+            list(msgs), batch=True, w=w, request_id=request_id, timeout_ms=timeout_ms, timeout=self.timeout
+        )
+        return parse_batch(await self._send(call))
+
+    # ------------------------------------------------------------------ reads
+
+    @overload
+    async def messages(self, from_: int = 1, limit: int | None = None, detail: Literal[False] = False) -> list[str]: ...
+
+    @overload
+    async def messages(self, from_: int = 1, limit: int | None = None, *, detail: Literal[True]) -> list[Message]: ...
+
+    async def messages(
+        self, from_: int = 1, limit: int | None = None, detail: bool = False
+    ) -> list[str] | list[Message]:
+        data = await self._send(_http.get_call(_http.messages_path(from_, limit, detail=True), self.timeout))
+        page = parse_messages(data)
+        return page if detail else [m.msg for m in page]
+
+    async def iter_messages(self, from_: int = 1, page_size: int = PAGE_SIZE) -> AsyncIterator[Message]:
+        check_paging(page_size)
+        start = from_
+        while True:
+            page = await self.messages(start, page_size, detail=True)
+            for message in page:
+                yield message
+            if len(page) < page_size:
+                return
+            start = page[-1].index + 1
+
+    async def tail(
+        self, from_: int | None = None, poll_interval: float = 1.0, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[Message]:
+        check_paging(page_size, poll_interval)
+        start = await self.last_index() + 1 if from_ is None else from_
+        delay = POLL_MIN_S
+        while True:
+            page = await self.messages(start, page_size, detail=True)
+            for message in page:
+                yield message
+            if page:
+                start = page[-1].index + 1
+            if len(page) < page_size:
+                delay = next_poll_delay(delay, bool(page), poll_interval)
+                await asyncio.sleep(delay)
+
+    async def last_index(self) -> int:
+        return last_index(await self._send(_http.get_call("/health", self.timeout)))
+
+    async def health(self) -> MasterHealth:
+        health = await self.node_health()
+        if not isinstance(health, MasterHealth):
+            raise ReplogClientError(f"{self.url} is secondary {health.id}, not the master")
+        return health
+
+    async def node_health(self) -> MasterHealth | SecondaryHealth:
+        return parse_health(await self._send(_http.get_call("/health", self.timeout)))
+
+    # ----------------------------------------------------------------- faults
+
+    async def faults(self) -> Faults:
+        return parse_faults(await self._send(_http.faults_call({}, self.timeout)))
+
+    async def set_faults(
+        self,
+        *,
+        error_after_append: float | None = None,
+        delay_ms: tuple[int, int] | None = None,
+        internal_looping: float | None = None,
+        server_unavailable: float | None = None,
+    ) -> Faults:
+        settings = _http.fault_settings(error_after_append, delay_ms, internal_looping, server_unavailable)
+        return parse_faults(await self._send(_http.faults_call(settings, self.timeout)))
+
+    # -------------------------------------------------------------- transport
+
+    async def _send(self, call: _http.Call) -> Any:
+        delays = self.retry.delays()
+        attempt = 1
+        while True:
+            try:
+                status, body, retry_after = await self._once(call, attempt)
+            except _Retry as failure:
+                delay = next(delays, None)
+                if delay is None:
+                    raise _http.connection_failed(self.url, failure.__cause__ or failure, attempt) from None
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            return _http.decode(status, body, retry_after)
+
+    async def _once(self, call: _http.Call, attempt: int) -> tuple[int, bytes, str | None]:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.timeout, sock_read=call.timeout)
+        try:
+            async with self._http().request(
+                call.method, self.url + call.path, data=call.body, headers=self._headers, timeout=timeout
+            ) as response:
+                return response.status, await response.read(), response.headers.get("Retry-After")
+        except _RETRYABLE as exc:
+            raise _Retry() from exc
+        except TimeoutError:
+            raise _http.connection_failed(self.url, f"no answer within {call.timeout} s", attempt) from None
+        except aiohttp.ClientError as exc:
+            raise _http.connection_failed(self.url, exc, attempt) from None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the running loop, as aiohttp requires."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session

@@ -1,0 +1,113 @@
+"""`replog list` and `replog tail`: read the log from the master or any secondary.
+
+Both page through GET /messages, so even a huge log is printed with bounded memory. Human output is one
+message per line, `index<TAB>message` (line breaks inside a message shown as \\n); `list --json` prints one
+JSON array of {"index", "msg"}, `tail --json` one such object per line (JSON Lines), since it may never end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Iterable, Iterator
+
+from replog.client import Message
+from replog.client._paging import PAGE_SIZE
+from replog.commands._common import (
+    UsageError,
+    client_for,
+    emit_json,
+    guarded,
+    one_line,
+    output_options,
+    positive_int,
+    target_options,
+)
+
+__all__ = ["add_parsers", "run_list", "run_tail"]
+
+TAIL_LINES = 10
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parents = [target_options(), output_options()]
+    listing = subparsers.add_parser("list", parents=parents, help="print messages", description=run_list.__doc__)
+    listing.add_argument("--from", dest="from_", type=positive_int, default=1, metavar="I", help="first index")
+    listing.add_argument("--limit", type=positive_int, default=None, metavar="L", help="at most L messages")
+    _node_option(listing)
+    listing.set_defaults(handler=run_list)
+
+    tail = subparsers.add_parser("tail", parents=parents, help="print the last messages", description=run_tail.__doc__)
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new messages as they arrive")
+    tail.add_argument("--from", dest="from_", type=positive_int, default=None, metavar="I", help="start at index I")
+    tail.add_argument(
+        "-n",
+        "--lines",
+        type=int,
+        default=TAIL_LINES,
+        metavar="N",
+        help=f"without --from: the last N (default {TAIL_LINES})",
+    )
+    tail.add_argument("--poll-interval", type=float, default=1.0, metavar="S", help="longest wait between polls")
+    _node_option(tail)
+    tail.set_defaults(handler=run_tail)
+
+
+def _node_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--node", default=None, metavar="URL", help="read from this node (e.g. a secondary) instead")
+
+
+@guarded
+def run_list(args: argparse.Namespace) -> int:
+    """Print messages from --from on, at most --limit of them, from the master or --node."""
+    with client_for(args.node or args.url, args.token) as client:
+        page_size = min(PAGE_SIZE, args.limit or PAGE_SIZE)
+        messages = itertools.islice(client.iter_messages(args.from_, page_size), args.limit)
+        if args.as_json:
+            _print_json_array(messages)
+        else:
+            _print_lines(messages)
+    return 0
+
+
+@guarded
+def run_tail(args: argparse.Namespace) -> int:
+    """Print the last -n messages (or those from --from on); with -f keep following the log."""
+    if args.poll_interval <= 0:
+        raise UsageError(f"--poll-interval must be positive, got {args.poll_interval}")
+    with client_for(args.node or args.url, args.token) as client:
+        start = args.from_ if args.from_ is not None else max(1, client.last_index() - max(args.lines, 0) + 1)
+        if args.follow:
+            messages = client.tail(from_=start, poll_interval=args.poll_interval)
+        else:
+            messages = client.iter_messages(start)
+        for message in messages:
+            _print_one(message, args.as_json)
+    return 0
+
+
+def _print_one(message: Message, as_json: bool) -> None:
+    if as_json:
+        emit_json({"index": message.index, "msg": message.msg})
+    else:
+        print(f"{message.index}\t{one_line(message.msg)}", flush=True)
+
+
+def _print_lines(messages: Iterable[Message]) -> None:
+    for message in messages:
+        sys.stdout.write(f"{message.index}\t{one_line(message.msg)}\n")
+    sys.stdout.flush()
+
+
+def _print_json_array(messages: Iterator[Message]) -> None:
+    """Streamed item by item, so the whole log is never held in memory at once."""
+    out = sys.stdout
+    out.write("[")
+    for number, message in enumerate(messages):
+        out.write(
+            ("," if number else "") + json.dumps({"index": message.index, "msg": message.msg}, ensure_ascii=False)
+        )
+    out.write("]\n")
+    out.flush()

@@ -1,0 +1,172 @@
+"""The client subcommands as a user runs them: real processes against a real cluster, output and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.e2e.cluster import Cluster, free_port
+
+pytestmark = pytest.mark.e2e
+
+REPLOG = [sys.executable, "-m", "replog"]
+READ_ONLY = "read-only: no quorum (1 of 3 nodes alive, 2 needed)"
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+async def replog(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
+    environ = {k: v for k, v in os.environ.items() if k not in ("REPLOG_URL", "REPLOG_TOKEN")}
+    done = await asyncio.to_thread(
+        subprocess.run, [*REPLOG, *args], input=stdin, capture_output=True, text=True, env={**environ, **(env or {})},
+        timeout=60,
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+async def test_append_and_list(cluster: Cluster) -> None:
+    url = cluster.url("master")
+    first = await replog("append", "kek", "--w", "3", "--url", url, "--json")
+    assert (first.code, first.json(), first.err) == (0, {"index": 1, "w": 3, "duplicate": False}, "")
+    human = await replog("append", "two words", "--request-id", "r1", "--url", url)
+    assert (human.code, human.out) == (0, "appended #2 (w=1)\n")
+    again = await replog("append", "two words", "--request-id", "r1", "--url", url)
+    assert again.out == "already appended as #2 (same request id; w=1)\n"
+
+    listed = await replog("list", "--json", env={"REPLOG_URL": url})
+    assert listed.json() == [{"index": 1, "msg": "kek"}, {"index": 2, "msg": "two words"}]
+    page = await replog("list", "--from", "2", "--limit", "5", "--url", url)
+    assert (page.code, page.out) == (0, "2\ttwo words\n")
+    await cluster.wait_converged(["secondary-1"])
+    secondary = await replog("list", "--node", cluster.url("secondary-1"), "--limit", "1", "--json")
+    assert secondary.json() == [{"index": 1, "msg": "kek"}]
+
+
+async def test_append_lines_from_stdin_in_batches(cluster: Cluster) -> None:
+    url = cluster.url("master")
+    lines = "".join(f"line {i}\n" for i in range(2500))
+    run = await replog("append", "-", "--w", "2", "--request-id", "import", "--url", url, "--json", stdin=lines)
+    assert run.code == 0, run.err
+    summary = run.json()
+    assert summary == {"count": 2500, "duplicates": 0, "batches": 3, "first_index": 1, "last_index": 2500, "w": 2}
+    rerun = await replog("append", "-", "--w", "2", "--request-id", "import", "--url", url, stdin=lines)
+    assert rerun.out == "appended 2500 messages as #1..#2500 (w=2, 2500 of them already there)\n"
+    assert await cluster.messages("master") == [f"line {i}" for i in range(2500)]
+    tail = await replog("tail", "-n", "2", "--url", url, "--json")
+    assert [json.loads(line) for line in tail.out.splitlines()] == [
+        {"index": 2499, "msg": "line 2498"},
+        {"index": 2500, "msg": "line 2499"},
+    ]
+    small = await replog("append", "-", "--batch-size", "2", "--url", url, "--json", stdin="a\nb\nc")
+    assert small.json() | {"w": None} == {
+        "count": 3,
+        "duplicates": 0,
+        "batches": 2,
+        "first_index": 2501,
+        "last_index": 2503,
+        "w": None,
+    }
+    empty = await replog("append", "-", "--url", url, stdin="")
+    assert (empty.code, empty.out) == (0, "nothing to append: stdin was empty\n")
+
+
+async def test_health(cluster: Cluster) -> None:
+    url = cluster.url("master")
+    run = await replog("health", "--url", url, "--json")
+    health = run.json()
+    assert run.code == 0 and health["role"] == "master" and health["read_only"] is False
+    assert [s["status"] for s in health["secondaries"]] == ["Healthy", "Healthy"]
+    table = await replog("health", "--url", url)
+    lines = table.out.splitlines()
+    assert lines[0].split()[:3] == ["NODE", "URL", "STATUS"] and "\x1b" not in table.out  # not a TTY: no colour
+    assert lines[1].split()[:3] == ["master", url, "read-write"]
+    assert [line.split()[3] for line in lines[2:]] == ["Healthy", "Healthy"]
+
+
+async def test_faults_show_and_set(cluster: Cluster) -> None:
+    url = cluster.url("secondary-0")
+    shown = await replog("faults", url, "--json")
+    assert shown.json() == {
+        "error_after_append": 0.0,
+        "delay_ms": [0, 0],
+        "internal_looping": 0.0,
+        "server_unavailable": 0.0,
+    }
+    changed = await replog("faults", url, "--delay-ms", "5", "10", "--error-after-append", "0.1", "--json")
+    assert changed.json()["delay_ms"] == [5, 10] and changed.json()["error_after_append"] == 0.1
+    human = await replog("faults", url.removeprefix("http://"))
+    assert human.out.splitlines()[:2] == ["error_after_append  0.1", "delay_ms            5..10"]
+    bad = await replog("faults", url, "--error-after-append", "2")
+    assert (bad.code, bad.err) == (1, "replog: error_after_append must be a probability in 0..1\n")
+
+
+async def test_errors_and_exit_codes(cluster: Cluster) -> None:
+    url = cluster.url("master")
+    bad_w = await replog("append", "x", "--w", "9", "--url", url, "--json")
+    assert (bad_w.code, bad_w.err) == (1, "replog: 'w' must be an integer in 1..3, got 9\n")
+    assert bad_w.json() == {"error": "'w' must be an integer in 1..3, got 9", "status": 400}
+    usage = await replog("append", "x", "--w", "three")
+    assert usage.code == 2 and "argument --w" in usage.err
+    gone = await replog("health", "--url", f"127.0.0.1:{free_port()}")
+    assert gone.code == 1 and gone.err.startswith("replog: cannot reach http://127.0.0.1:")
+    cluster.kill("secondary-1")
+    timeout = await replog("append", "slow", "--w", "3", "--timeout-ms", "200", "--url", url, "--json")
+    assert timeout.code == 1 and timeout.json()["index"] == 1 and "replication continues" in timeout.err
+    cluster.kill("secondary-0")
+    await cluster.wait_status(0, "Unhealthy")
+    await cluster.wait_status(1, "Unhealthy")
+    refused = await replog("append", "x", "--url", url)
+    assert (refused.code, refused.err) == (1, f"replog: {READ_ONLY}\n")
+
+
+async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(client_token="append-secret")
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.wait_status(0, "Healthy")
+    url = cluster.url("master")
+    refused = await replog("append", "x", "--url", url)
+    assert (refused.code, refused.err) == (
+        1,
+        "replog: missing or wrong token: this request needs the client_token as a Bearer token\n",
+    )
+    assert (await replog("append", "x", "--url", url, "--token", "append-secret")).code == 0
+    assert (await replog("append", "y", "--url", url, env={"REPLOG_TOKEN": "append-secret"})).code == 0
+    assert (await replog("list", "--url", url, "--json")).json() == [{"index": 1, "msg": "x"}, {"index": 2, "msg": "y"}]
+
+
+async def test_tail_follow(cluster: Cluster) -> None:
+    url = cluster.url("master")
+    await cluster.append("a")
+    process = await asyncio.create_subprocess_exec(
+        *REPLOG, "tail", "-f", "--from", "1", "--poll-interval", "0.1", "--url", url, "--json",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        first = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert json.loads(first) == {"index": 1, "msg": "a"}
+        await cluster.append("b\nwith a line break")
+        second = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert json.loads(second) == {"index": 2, "msg": "b\nwith a line break"}
+    finally:
+        process.terminate()
+        await process.wait()

@@ -1,0 +1,343 @@
+"""replog.client against real nodes: results, errors with the server's words, tail, and retries that never duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from replog.client import (
+    AppendResult,
+    AsyncClient,
+    BatchResult,
+    Client,
+    InvalidRequest,
+    Message,
+    ReadOnly,
+    RetryPolicy,
+    Unauthorized,
+    Unavailable,
+    WriteConcernTimeout,
+)
+from tests.e2e.cluster import Cluster, free_port
+
+pytestmark = pytest.mark.e2e
+
+READ_ONLY = "read-only: no quorum (1 of 3 nodes alive, 2 needed)"
+# Long enough to outlast a master (re)start on a busy machine.
+PATIENT = RetryPolicy(attempts=60, base_delay=0.05, max_delay=0.25)
+
+
+@pytest.fixture
+def client(cluster: Cluster) -> Iterator[Client]:
+    with Client(cluster.url("master")) as client:
+        yield client
+
+
+async def _kill_both_secondaries(cluster: Cluster) -> None:
+    cluster.kill("secondary-0")
+    cluster.kill("secondary-1")
+    await cluster.wait_status(0, "Unhealthy")
+    await cluster.wait_status(1, "Unhealthy")
+
+
+async def _lone_master(make_cluster: Callable[..., Cluster]) -> Cluster:
+    """A master without secondaries: it has quorum alone, so it takes writes the moment it listens."""
+    cluster = make_cluster(secondaries=0)
+    cluster.start_master()
+    await cluster.wait_up("master")
+    return cluster
+
+
+class LossyProxy:
+    """TCP to the master that swallows the answer of the first `drops` connections and hangs up.
+
+    The master has served those requests; the client only sees the connection close, the one failure after
+    which a retry could duplicate an append if it did not resend the same request_id.
+    """
+
+    def __init__(self, target_port: int, drops: int) -> None:
+        self.target_port = target_port
+        self.drops = drops
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            drop = self.connections <= self.drops
+            threading.Thread(target=self._serve, args=(downstream, drop), daemon=True).start()
+
+    def _serve(self, downstream: socket.socket, drop: bool) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        self._sockets += [downstream, upstream]
+        threading.Thread(target=_pipe, args=(downstream, upstream), daemon=True).start()
+        if drop:
+            upstream.recv(65536)  # the answer: the append is stored; the client will never see it
+            _hang_up(downstream)
+            _hang_up(upstream)
+        else:
+            _pipe(upstream, downstream)
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            _hang_up(sock)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """shutdown, not just close: close does not wake the thread blocked reading it, nor send the FIN."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+
+
+# ------------------------------------------------------------------ sync
+
+
+async def test_append_and_messages_round_trip(cluster: Cluster, client: Client) -> None:
+    assert client.append("kek", w=3) == AppendResult(index=1, w=3, duplicate=False)
+    assert client.append("lol").index == 2
+    assert client.messages() == ["kek", "lol"]
+    assert client.messages(from_=2, detail=True) == [Message(2, "lol")]
+    assert client.messages(limit=1) == ["kek"]
+    assert await cluster.wait_converged(["secondary-0", "secondary-1"]) == ["kek", "lol"]
+    health = client.health()
+    assert health.last_index == 2 and not health.read_only
+    assert [p.status for p in health.secondaries] == ["Healthy", "Healthy"]
+
+
+async def test_append_many_is_one_consecutive_batch(cluster: Cluster, client: Client) -> None:
+    client.append("first")
+    batch = client.append_many(["a", "b", "c"], w=2)
+    assert batch == BatchResult(first_index=2, last_index=4, w=2, duplicate=False)
+    assert client.messages(detail=True)[1:] == [Message(2, "a"), Message(3, "b"), Message(4, "c")]
+    assert list(client.iter_messages(from_=2, page_size=2)) == [Message(2, "a"), Message(3, "b"), Message(4, "c")]
+
+
+async def test_request_id_retry_returns_duplicate(cluster: Cluster, client: Client) -> None:
+    first = client.append("once", w=2, request_id="req-1")
+    again = client.append("once", w=2, request_id="req-1")
+    assert (first.duplicate, again.duplicate, again.index) == (False, True, first.index)
+    batch = client.append_many(["x", "y"], request_id="req-2")
+    assert client.append_many(["x", "y"], request_id="req-2") == BatchResult(2, 3, 1, True)
+    assert batch.indexes == range(2, 4)
+    assert client.messages() == ["once", "x", "y"]
+
+
+async def test_read_only_raised_with_the_server_message(cluster: Cluster, client: Client) -> None:
+    await _kill_both_secondaries(cluster)
+    with pytest.raises(ReadOnly) as caught:
+        client.append("refused")
+    assert str(caught.value) == READ_ONLY
+    assert (caught.value.status, caught.value.retry_after) == (503, 1.0)
+    assert client.messages() == []
+
+
+async def test_write_concern_timeout_carries_the_index(cluster: Cluster, client: Client) -> None:
+    cluster.kill("secondary-1")
+    client.append("before", w=2)
+    with pytest.raises(WriteConcernTimeout) as caught:
+        client.append("slow", w=3, timeout_ms=300)
+    assert (caught.value.index, caught.value.w, caught.value.status) == (2, 3, 504)
+    assert "stored on the master, replication continues" in str(caught.value)
+    assert client.messages() == ["before", "slow"]
+
+
+async def test_invalid_requests_carry_the_server_message(cluster: Cluster, client: Client) -> None:
+    with pytest.raises(InvalidRequest, match=r"^'w' must be an integer in 1\.\.3, got 9$") as caught:
+        client.append("x", w=9)
+    assert caught.value.status == 400
+    with pytest.raises(InvalidRequest, match="'msgs' must be a non-empty array of strings"):
+        client.append_many([])
+    with pytest.raises(InvalidRequest, match="query parameter 'from' must be an integer in 1"):
+        client.messages(from_=0)
+    with pytest.raises(InvalidRequest, match="no such path: /nope/health") as caught:
+        Client(cluster.url("master") + "/nope").node_health()
+    assert caught.value.status == 404
+    with pytest.raises(InvalidRequest, match="secondaries are read-only: append on the master") as caught:
+        Client(cluster.url("secondary-0")).append("x")
+    assert caught.value.status == 405
+    with pytest.raises(InvalidRequest, match="body larger than max_body_bytes") as caught:
+        client.append("x" * (2 << 20))
+    assert caught.value.status == 413
+    assert client.messages() == []
+
+
+async def test_tail_follows_new_messages(cluster: Cluster, client: Client) -> None:
+    client.append_many(["a", "b"])
+    follower = asyncio.create_task(asyncio.to_thread(_take, cluster.url("master"), 1, 4))
+    await asyncio.sleep(0.2)
+    client.append("c")
+    client.append("d")
+    got = await asyncio.wait_for(follower, 15)
+    assert got == [Message(1, "a"), Message(2, "b"), Message(3, "c"), Message(4, "d")]
+
+
+async def test_tail_from_the_end_skips_what_is_there(cluster: Cluster, client: Client) -> None:
+    client.append_many(["old-1", "old-2"])
+    follower = asyncio.create_task(asyncio.to_thread(_take, cluster.url("master"), None, 2))
+    for n in itertools.count():  # keep appending until the tail has started and seen two
+        client.append(f"new-{n}")
+        if follower.done():
+            break
+        await asyncio.sleep(0.05)
+    first, second = await follower
+    assert first.msg.startswith("new-") and first.index >= 3 and second.index == first.index + 1
+
+
+def _take(url: str, from_: int | None, count: int) -> list[Message]:
+    with Client(url) as reader:
+        return list(itertools.islice(reader.tail(from_=from_, poll_interval=0.1), count))
+
+
+async def test_tail_reads_a_secondary(cluster: Cluster, client: Client) -> None:
+    client.append_many(["a", "b", "c"], w=3)
+    with Client(cluster.url("secondary-1")) as secondary:
+        assert secondary.last_index() == 3
+        assert list(itertools.islice(secondary.tail(from_=2), 2)) == [Message(2, "b"), Message(3, "c")]
+        assert secondary.faults().delay_ms == (0, 0)
+        assert secondary.set_faults(delay_ms=(1, 2)).delay_ms == (1, 2)
+
+
+# ----------------------------------------------------------------- async
+
+
+async def test_async_round_trip_batch_duplicate_and_tail(cluster: Cluster) -> None:
+    async with AsyncClient(cluster.url("master")) as client:
+        assert await client.append("kek", w=3, request_id="r") == AppendResult(1, 3, False)
+        assert await client.append("kek", w=3, request_id="r") == AppendResult(1, 3, True)
+        assert await client.append_many(["a", "b"], w=2) == BatchResult(2, 3, 2, False)
+        assert await client.messages() == ["kek", "a", "b"]
+        assert await client.messages(from_=3, detail=True) == [Message(3, "b")]
+        assert [m.index async for m in client.iter_messages(page_size=2)] == [1, 2, 3]
+        assert (await client.health()).last_index == 3
+
+        tail = client.tail(from_=3, poll_interval=0.1)
+        assert await asyncio.wait_for(anext(tail), 5) == Message(3, "b")
+        pending = asyncio.create_task(anext(tail))
+        await client.append("c")
+        assert await asyncio.wait_for(pending, 5) == Message(4, "c")
+        await tail.aclose()
+
+
+async def test_async_errors(cluster: Cluster) -> None:
+    async with AsyncClient(cluster.url("master")) as client:
+        with pytest.raises(InvalidRequest, match=r"^'w' must be an integer in 1\.\.3, got 0$"):
+            await client.append("x", w=0)
+        cluster.kill("secondary-1")
+        with pytest.raises(WriteConcernTimeout) as caught:
+            await client.append("slow", w=3, timeout_ms=300)
+        assert caught.value.index == 1
+        cluster.kill("secondary-0")
+        await cluster.wait_status(0, "Unhealthy")
+        await cluster.wait_status(1, "Unhealthy")
+        with pytest.raises(ReadOnly, match=f"^{READ_ONLY}$".replace("(", r"\(").replace(")", r"\)")):
+            await client.append("refused")
+
+
+async def test_async_not_enough_replicas_is_unavailable(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(suspend_on_slaves_dead=True)
+    cluster.start_master()
+    cluster.start_secondary(0)
+    await cluster.wait_up("master", "secondary-0")
+    await cluster.wait_status(0, "Healthy")
+    async with AsyncClient(cluster.url("master")) as client:
+        with pytest.raises(Unavailable, match="suspend_on_slaves_dead") as caught:
+            await client.append("x", w=3)
+    assert not isinstance(caught.value, ReadOnly)
+
+
+async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(client_token="append-secret", read_token="read-secret", cluster_token="cluster-secret")
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.wait_status(0, "Healthy")
+    url = cluster.url("master")
+    with pytest.raises(Unauthorized, match="needs the client_token as a Bearer token") as caught:
+        Client(url).append("x")
+    assert caught.value.status == 401
+    assert Client(url, token="append-secret").append("x").index == 1
+    with pytest.raises(Unauthorized, match="read_token"):
+        Client(url, token="append-secret").messages()
+    async with AsyncClient(url, token="read-secret") as reader:
+        assert await reader.messages() == ["x"]
+    with pytest.raises(Unauthorized, match="cluster_token"):
+        Client(cluster.url("secondary-0")).set_faults(delay_ms=(1, 1))
+    assert Client(cluster.url("secondary-0"), token="cluster-secret").set_faults(delay_ms=(1, 1)).delay_ms == (1, 1)
+
+
+# --------------------------------------------------------------- retries
+
+
+async def test_lost_answer_is_retried_and_stored_once(cluster: Cluster) -> None:
+    proxy = LossyProxy(cluster.master_port, drops=2)
+    try:
+        with Client(proxy.url) as client:
+            result = await asyncio.to_thread(client.append, "once", 3)
+        assert result == AppendResult(index=1, w=3, duplicate=True)  # the third attempt found the first one
+        assert proxy.connections == 3
+    finally:
+        proxy.close()
+    assert await cluster.messages("master") == ["once"]
+    assert await cluster.wait_converged(["secondary-0", "secondary-1"]) == ["once"]
+
+
+async def test_async_lost_answer_is_retried_and_stored_once(cluster: Cluster) -> None:
+    proxy = LossyProxy(cluster.master_port, drops=1)
+    try:
+        async with AsyncClient(proxy.url) as client:
+            result = await client.append_many(["a", "b"], w=2)
+        assert result == BatchResult(1, 2, 2, duplicate=True)
+    finally:
+        proxy.close()
+    assert await cluster.messages("master") == ["a", "b"]
+
+
+async def test_client_waits_for_a_master_that_starts_late(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(secondaries=0)
+    with Client(cluster.url("master"), retry=PATIENT) as client:
+        pending = asyncio.create_task(asyncio.to_thread(client.append, "early"))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        cluster.start_master()
+        assert (await asyncio.wait_for(pending, 20)).index == 1
+    assert await cluster.messages("master") == ["early"]
+
+
+async def test_append_across_a_kill_9_and_restart_is_stored_once(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = await _lone_master(make_cluster)
+    async with AsyncClient(cluster.url("master"), retry=PATIENT) as client:
+        await client.append("before")
+        cluster.kill("master")
+        pending = asyncio.create_task(client.append("during", request_id="restart-1"))
+        await asyncio.sleep(0.3)
+        cluster.start_master()
+        assert await asyncio.wait_for(pending, 20) == AppendResult(2, 1, False)
+        assert (await client.append("during", request_id="restart-1")).duplicate
+        assert await client.messages() == ["before", "during"]
+
+
+def test_connection_failed_names_the_url() -> None:
+    port = free_port()
+    with pytest.raises(Exception, match=f"cannot reach http://127.0.0.1:{port}"):
+        Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=2, base_delay=0.01)).health()
