@@ -7,7 +7,7 @@ and a log never has a hole. Payloads are opaque bytes to everything but the HTTP
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Entry", "HealthState", "PeerId"]
 
@@ -15,8 +15,10 @@ PeerId = int
 """A secondary's id: its position in the configured list (0, 1, ...)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One log entry. A NamedTuple, not a dataclass: millions are built while catching up, and a
+    tuple is built about three times faster than a frozen dataclass."""
+
     index: int
     payload: bytes
     # A client's idempotency key, stored with the entry so the dedup window survives restarts.

@@ -32,6 +32,7 @@ from replog.web.errors import describe, outcome_of, status_for
 from replog.web.guards import guarded, read_body
 from replog.web.requests import PageRequest, parse_append, parse_page
 from replog.web.stream import serve_stream
+from replog.web.ui import add_ui_routes
 
 __all__ = ["master_app", "secondary_app"]
 
@@ -158,6 +159,7 @@ def master_app(node: MasterNode) -> web.Application:
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
     app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
+    add_ui_routes(app, node)
     return app
 
 

@@ -1,0 +1,108 @@
+"""The master's dashboard: `GET /ui`, one static page that watches and drives the cluster.
+
+Why it lives on the master: the page only polls the master's own `/health` and `/messages`, so it
+needs no build step, no CDN and no cross-origin requests. The secondaries' `/faults` sit on other
+ports and `POST /faults` needs the cluster token, which a browser must never hold by default, so
+the master forwards `/ui/faults/{id}` itself, presenting `cluster_token`. Forwarding must not open
+a hole: when a cluster token is set, `POST /ui/faults/{id}` asks the page for that same token.
+
+| route                     | answer                                                         |
+|---------------------------|----------------------------------------------------------------|
+| GET  /ui                  | the page (plus /ui/dashboard.js and /ui/dashboard.css)         |
+| GET  /ui/config           | what the page needs: w_max, default_w, which tokens are set    |
+| GET  /ui/faults/{id}      | the secondary's GET /faults, or 502 naming it if unreachable   |
+| POST /ui/faults/{id}      | the secondary's POST /faults (same status and JSON), or 502    |
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from replog.net.auth import bearer
+from replog.node.master import MasterNode
+from replog.web.guards import guarded, read_body
+
+__all__ = ["add_ui_routes"]
+
+FAULTS_TIMEOUT_S = 2.0
+STATIC_FILES = {
+    "/ui": ("dashboard.html", "text/html"),
+    "/ui/": ("dashboard.html", "text/html"),
+    "/ui/dashboard.js": ("dashboard.js", "text/javascript"),
+    "/ui/dashboard.css": ("dashboard.css", "text/css"),
+}
+# The page loads nothing but its own files and talks to nothing but the master.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SESSION = web.AppKey("ui_session", aiohttp.ClientSession)
+
+
+def add_ui_routes(app: web.Application, node: MasterNode) -> None:
+    """Add the dashboard's routes to the master's app (call before the app starts)."""
+    config = node.config
+    static = importlib.resources.files(__package__).joinpath("static")
+    for path, (name, content_type) in STATIC_FILES.items():
+        app.router.add_get(path, _file(static.joinpath(name).read_bytes(), content_type))  # fails at start if unshipped
+
+    async def session_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FAULTS_TIMEOUT_S))
+        yield
+        await app[SESSION].close()
+
+    app.cleanup_ctx.append(session_ctx)
+
+    async def ui_config(request: web.Request) -> web.Response:
+        tokens = {"client": config.client_token, "read": config.read_token, "cluster": config.cluster_token}
+        return web.json_response(
+            {
+                "w_max": len(config.secondaries) + 1,
+                "default_w": config.default_w,
+                "tokens": {name: bool(token) for name, token in tokens.items()},  # whether set, never the value
+            }
+        )
+
+    async def faults(request: web.Request) -> web.Response:
+        peer = int(request.match_info["id"])
+        if peer >= len(config.secondaries):
+            return _json_error(404, f"no secondary {peer}: ids are 0..{len(config.secondaries) - 1}")
+        address = config.secondaries[peer]
+        body = await read_body(request, config.body_timeout_seconds) if request.method == "POST" else None
+        headers = {**bearer(config.cluster_token), "Content-Type": "application/json"}
+        try:
+            async with request.app[SESSION].request(
+                request.method, f"http://{address}/faults", data=body, headers=headers
+            ) as response:
+                return web.json_response(await response.json(content_type=None), status=response.status)
+        except TimeoutError:
+            problem = f"unreachable: no answer within {FAULTS_TIMEOUT_S:g} s"
+        except aiohttp.ClientError as exc:
+            problem = f"unreachable: {exc or type(exc).__name__}"
+        except ValueError:
+            problem = "answered with something that is not JSON"
+        return _json_error(502, f"secondary {peer} ({address}) {problem}")
+
+    app.router.add_get("/ui/config", ui_config)
+    app.router.add_get(r"/ui/faults/{id:\d+}", faults)
+    app.router.add_post(r"/ui/faults/{id:\d+}", guarded(faults, config.cluster_token, "cluster_token"))
+
+
+def _file(content: bytes, content_type: str) -> Handler:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=content, content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS)
+
+    return serve
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)

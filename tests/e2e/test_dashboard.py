@@ -1,0 +1,253 @@
+"""The master's dashboard (`GET /ui`) in a real headless Chromium, against real node processes.
+
+Needs Debian's `chromium` (/usr/bin/chromium, or REPLOG_CHROMIUM) and PyPI's `playwright` (never
+`playwright install`: the browser comes from the system). Without chromium the tests skip, except
+under CI=true, where they fail instead so a missing install step cannot hide. Screenshots go to
+`test-output/` at the repository root; their paths are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.cluster import Cluster
+
+try:
+    from playwright.async_api import Locator, Page, async_playwright, expect
+except ImportError:  # the `page` fixture fails, naming the fix
+    async_playwright = None
+
+CHROMIUM = Path(os.environ.get("REPLOG_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+WAIT_MS = 15_000
+TOKENS = {"client_token": "client-secret", "read_token": "read-secret", "cluster_token": "cluster-secret"}
+
+pytestmark = pytest.mark.e2e
+
+# Records every data-status a card shows, so a state that lasts a fraction of a second is not missed.
+RECORD_STATUSES = """() => {
+  window.seenStatuses = {};
+  for (const card of document.querySelectorAll(".card")) {
+    const seen = (window.seenStatuses[card.dataset.node] = [card.dataset.status]);
+    new MutationObserver(() => {
+      if (seen[seen.length - 1] !== card.dataset.status) seen.push(card.dataset.status);
+    }).observe(card, { attributes: true, attributeFilter: ["data-status"] });
+  }
+}"""
+HAS_SEEN = "([node, status]) => (window.seenStatuses[node] || []).includes(status)"
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A Chromium page; skips only when chromium is missing, and never under CI=true."""
+    if async_playwright is None:
+        pytest.fail("playwright is not installed: pip install playwright (never `playwright install`)")
+    if not CHROMIUM.exists():
+        missing = f"chromium not installed at {CHROMIUM}: apt-get update && apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI=true, so not skipping: {missing}")
+        pytest.skip(missing)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 960})
+            page = await context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda request: requests.append(request.url))
+            yield page
+            assert errors == [], f"JavaScript errors on the page: {errors}"
+            origin = page.url.split("/ui", 1)[0]
+            foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
+            assert foreign == [], f"the page fetched from elsewhere than the master: {foreign}"
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], Any]:
+    OUTPUT.mkdir(exist_ok=True)
+    paths: list[str] = []
+
+    async def take(page: Page, name: str) -> Path:
+        path = OUTPUT / f"dashboard-{name}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        paths.append(str(path))
+        request.node.user_properties.append(("screenshots", ", ".join(paths)))
+        return path
+
+    return take
+
+
+async def open_dashboard(page: Page, cluster: Cluster) -> None:
+    response = await page.goto(cluster.url("master") + "/ui")
+    assert response is not None and response.status == 200, (
+        f"GET /ui answered {response and response.status}: is add_ui_routes(app, node) called from master_app?"
+    )
+    for name in ("master", "secondary-0", "secondary-1"):
+        await expect(card(page, name)).to_be_visible()
+
+
+def card(page: Page, node: str) -> Locator:
+    return page.locator(f'.card[data-node="{node}"]')
+
+
+async def wait_seen(page: Page, node: str, status: str) -> None:
+    await page.wait_for_function(HAS_SEEN, arg=[node, status], timeout=WAIT_MS, polling=50)
+
+
+async def faults_of(cluster: Cluster, name: str) -> dict[str, Any]:
+    session = await cluster.http()
+    async with session.get(cluster.url(name) + "/faults") as response:
+        return dict(await response.json())
+
+
+async def test_dashboard_watches_and_drives_the_cluster(page: Page, cluster: Cluster, shoot: Any) -> None:
+    await open_dashboard(page, cluster)
+    s0, s1 = card(page, "secondary-0"), card(page, "secondary-1")
+    for secondary in (s0, s1):
+        await expect(secondary).to_have_attribute("data-status", "Healthy")
+        await expect(secondary.locator(".acked")).to_have_text("0")
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "writable")
+
+    # Append through the form with w=3; the text is shown as text, never as markup.
+    text = 'hello <b>dashboard</b> & <img src=x onerror="window.pwned=1">'
+    await page.fill("#append-msg", text)
+    await page.select_option("#append-w", "3")
+    await page.click("#append-submit")
+    await expect(page.locator("#append-result")).to_have_text("201: index 1, w=3")
+    await expect(page.locator("#messages li .text").first).to_have_text(text)
+    assert await page.locator("#messages b, #messages img").count() == 0
+    assert await page.evaluate("window.pwned") is None
+    for secondary in (s0, s1):
+        await expect(secondary.locator(".acked")).to_have_text("1")
+        await expect(secondary.locator(".lag")).to_have_text("0")
+    await shoot(page, "appended")
+
+    # A stopped secondary turns Suspected, then Unhealthy; quorum (2 of 3) holds.
+    await page.evaluate(RECORD_STATUSES)
+    cluster.signal("secondary-0", signal.SIGSTOP)
+    await wait_seen(page, "secondary-0", "Unhealthy")
+    assert await page.evaluate("window.seenStatuses['secondary-0']") == ["Healthy", "Suspected", "Unhealthy"]
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "writable")
+    await shoot(page, "secondary-0-unhealthy")
+
+    # Both stopped: the read-only banner, and the server's refusal shown under the form.
+    cluster.signal("secondary-1", signal.SIGSTOP)
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "read-only")
+    await expect(page.locator("#banner")).to_contain_text("READ-ONLY")
+    await expect(card(page, "master")).to_have_attribute("data-status", "Read-only")
+    await page.fill("#append-msg", "refused")
+    await page.select_option("#append-w", "1")
+    await page.click("#append-submit")
+    await expect(page.locator("#append-result")).to_have_text(
+        "503: read-only: no quorum (1 of 3 nodes alive, 2 needed)"
+    )
+    await shoot(page, "read-only")
+
+    cluster.signal("secondary-0", signal.SIGCONT)
+    cluster.signal("secondary-1", signal.SIGCONT)
+    for secondary in (s0, s1):
+        await expect(secondary).to_have_attribute("data-status", "Healthy")
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "writable")
+
+    # Faults switched from the page reach the secondary; the secondary's refusals are shown.
+    faults = s1.locator(".faults-form")
+    await faults.locator('input[name="delay_min"]').fill("25")
+    await faults.locator('input[name="delay_max"]').fill("40")
+    await faults.locator("button.apply").click()
+    await expect(s1.locator(".faults-result")).to_contain_text("applied")
+    await expect(s1.locator(".faults-active")).to_have_text("active: delay 25\u201340 ms")
+    assert (await faults_of(cluster, "secondary-1"))["delay_ms"] == [25, 40]
+    assert (await faults_of(cluster, "secondary-0"))["delay_ms"] == [0, 0]
+    await shoot(page, "fault-set")
+
+    await faults.locator('input[name="delay_min"]').fill("50")
+    await faults.locator("button.apply").click()
+    await expect(s1.locator(".faults-result")).to_have_text(
+        "400: delay_ms must be [min, max] milliseconds with 0 <= min <= max <= 600000"
+    )
+    await faults.locator("button.clear").click()
+    await expect(s1.locator(".faults-active")).to_have_text("no faults")
+    assert await faults_of(cluster, "secondary-1") == {
+        "error_after_append": 0.0,
+        "delay_ms": [0, 0],
+        "internal_looping": 0.0,
+        "server_unavailable": 0.0,
+    }
+
+
+async def test_faults_proxy_names_an_unreachable_secondary(cluster: Cluster) -> None:
+    session = await cluster.http()
+    master = cluster.url("master")
+    async with session.post(master + "/ui/faults/0", json={"error_after_append": 0.25}) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["error_after_append"] == 0.25
+    async with session.post(master + "/ui/faults/0", json={"bogus": 1}) as response:
+        assert response.status == 400
+        assert "unknown fault" in (await response.json())["error"]
+    async with session.get(master + "/ui/faults/9") as response:
+        assert response.status == 404
+        assert (await response.json())["error"] == "no secondary 9: ids are 0..1"
+    cluster.kill("secondary-1")
+    async with session.get(master + "/ui/faults/1") as response:
+        assert response.status == 502
+        error = (await response.json())["error"]
+        assert error.startswith(f"secondary 1 (127.0.0.1:{cluster.secondary_ports[1]}) unreachable: "), error
+
+
+async def test_dashboard_with_tokens(page: Page, make_cluster: Callable[..., Cluster], shoot: Any) -> None:
+    cluster = make_cluster(**TOKENS)
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.wait_status(0, "Healthy")
+    await cluster.wait_status(1, "Healthy")
+    session = await cluster.http()
+    async with session.post(cluster.url("master") + "/ui/faults/0", json={"delay_ms": 5}) as response:
+        assert response.status == 401, "the proxy must not lend the cluster token to anyone"
+
+    await open_dashboard(page, cluster)
+    await expect(page.locator("#access")).to_be_visible()
+    await expect(page.locator("#messages-error")).to_contain_text("401")
+    await page.fill("#token-read", TOKENS["read_token"])
+    await expect(page.locator("#messages-error")).to_be_hidden()
+
+    await page.fill("#append-msg", "with tokens")
+    await page.select_option("#append-w", "3")
+    await page.click("#append-submit")
+    await expect(page.locator("#append-result")).to_contain_text("401: missing or wrong token")
+    await page.fill("#token-client", TOKENS["client_token"])
+    await page.click("#append-submit")
+    await expect(page.locator("#append-result")).to_have_text("201: index 1, w=3")
+    await expect(page.locator("#messages li .text").first).to_have_text("with tokens")
+
+    s0 = card(page, "secondary-0")
+    await s0.locator('input[name="delay_min"]').fill("7")
+    await s0.locator("button.apply").click()
+    await expect(s0.locator(".faults-result")).to_contain_text("401: missing or wrong token")
+    await page.fill("#token-cluster", TOKENS["cluster_token"])
+    await s0.locator("button.apply").click()
+    await expect(s0.locator(".faults-active")).to_have_text("active: delay 7 ms")
+    assert (await faults_of(cluster, "secondary-0"))["delay_ms"] == [7, 7]
+    await shoot(page, "tokens")
