@@ -20,17 +20,12 @@ from typing import Any
 import aiohttp
 import yaml
 
+from replog.chaos.runner import FAST_SETTINGS as CHAOS_SETTINGS
+
 __all__ = ["Cluster", "free_port", "until"]
 
-FAST_SETTINGS: dict[str, Any] = {
-    "heartbeat_seconds": 0.2,
-    "suspect_after_seconds": 0.6,
-    "unhealthy_after_seconds": 1.2,
-    "connection_timeout": 1.0,
-    "backoff_base_seconds": 0.05,
-    "backoff_max_seconds": 0.4,
-    "log_level": "INFO",
-}
+# The chaos run's fast health settings, at INFO so the tests can read the events in the logs.
+FAST_SETTINGS: dict[str, Any] = {**CHAOS_SETTINGS, "log_level": "INFO"}
 
 
 def free_port() -> int:

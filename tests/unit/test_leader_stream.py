@@ -206,3 +206,14 @@ def test_a_link_that_just_sent_an_append_is_not_idle() -> None:
     assert appends(h.sync()) == [(0, [1])]
     assert sends(h.tick(HEARTBEAT_MS), Heartbeat) == []
     assert sends(h.tick(50 + HEARTBEAT_MS), Heartbeat) == [Heartbeat(1)]
+
+
+def test_catch_up_builds_at_most_pump_frames_max_frames_per_input() -> None:
+    """A long backlog is streamed a few frames per event, so one input never stalls the event loop."""
+    h = Harness(peers=(0,), last_index=100, batch_entries_max=10, inflight_frames_max=8, pump_frames_max=2)
+    first = h.connect(0, contiguous=0)
+    assert appends(first) == [(0, list(range(1, 11))), (10, list(range(11, 21)))]
+    after_ack = h.ack(0, 10)
+    assert appends(after_ack) == [(20, list(range(21, 31))), (30, list(range(31, 41)))]
+    after_tick = h.tick(10)  # A tick refills the window too, so a quiet link never stalls.
+    assert appends(after_tick) == [(40, list(range(41, 51))), (50, list(range(51, 61)))]

@@ -59,6 +59,9 @@ class LeaderLimits:
     batch_entries_max: int = 1024
     batch_bytes_max: int = 1 << 20
     inflight_frames_max: int = 16
+    # Frames built per input: a catch-up frame is read from disk and encoded on the event loop, so
+    # filling a whole window at once would stall live appends; acks and ticks refill the rest.
+    pump_frames_max: int = 2
     request_id_window: int = 10_000
     waiters_max: int = 100_000
     waiters_per_w_max: int = 50_000
@@ -261,6 +264,7 @@ class Leader:
             if progress.mode is LinkMode.STREAM and idle_ms >= self._limits.heartbeat_interval_ms:
                 self._outputs.append(Send(progress.peer, Heartbeat(self._synced_index)))
                 progress.last_sent_ms = now_ms
+            self._pump(progress)
         self._refresh_health(now_ms)
 
     # ----------------------------------------------------------------- helpers
@@ -334,11 +338,13 @@ class Leader:
     def _pump(self, progress: Progress) -> None:
         """Send batches while there is synced data the peer lacks and the window has room."""
         limits = self._limits
-        while (
-            progress.mode is LinkMode.STREAM
-            and progress.next_index <= self._synced_index
-            and progress.window_open(limits.inflight_frames_max)
-        ):
+        for _ in range(limits.pump_frames_max):
+            if not (
+                progress.mode is LinkMode.STREAM
+                and progress.next_index <= self._synced_index
+                and progress.window_open(limits.inflight_frames_max)
+            ):
+                return
             hi = min(self._synced_index, progress.next_index + limits.batch_entries_max - 1)
             entries = self._read(progress.next_index, hi, limits.batch_bytes_max)
             if not entries or entries[0].index != progress.next_index:

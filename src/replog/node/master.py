@@ -38,7 +38,7 @@ from replog.net.auth import bearer
 from replog.net.peer_link import LinkCallbacks, PeerLink
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
-from replog.storage.base import LogStore
+from replog.storage.base import LogStore, read_synced
 from replog.types import Entry, HealthState
 
 __all__ = ["AppendResult", "MasterNode", "WriteConcernTimeout"]
@@ -185,14 +185,7 @@ class MasterNode:
     # ------------------------------------------------------------------- reads
 
     def read_synced(self, start: int, limit: int) -> list[Entry]:
-        """Entries start..start+limit-1 that are synced on the master."""
-        hi = min(self.store.synced_index, start + limit - 1)
-        out: list[Entry] = []
-        while start <= hi:
-            chunk = self.store.read(start, hi, 4 << 20)
-            out += chunk
-            start = chunk[-1].index + 1
-        return out
+        return read_synced(self.store, start, limit)
 
     def peer_status(self) -> list[tuple[PeerStatus, PeerLink]]:
         return list(zip(self.core.peer_status(), self._links, strict=True))

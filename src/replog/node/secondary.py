@@ -33,7 +33,7 @@ from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
-from replog.storage.base import LogStore
+from replog.storage.base import LogStore, read_synced
 from replog.types import Entry
 from replog.wire import codec
 
@@ -86,13 +86,7 @@ class SecondaryNode:
         return self._clock.monotonic_ms()
 
     def read_synced(self, start: int, limit: int) -> list[Entry]:
-        hi = min(self.store.synced_index, start + limit - 1)
-        out: list[Entry] = []
-        while start <= hi:
-            chunk = self.store.read(start, hi, 4 << 20)
-            out += chunk
-            start = chunk[-1].index + 1
-        return out
+        return read_synced(self.store, start, limit)
 
     # ------------------------------------------------------------ replication
 

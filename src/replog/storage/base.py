@@ -16,7 +16,9 @@ from typing import Protocol
 
 from replog.types import Entry
 
-__all__ = ["LogStore", "check_append"]
+__all__ = ["LogStore", "check_append", "read_synced"]
+
+READ_CHUNK_BYTES = 4 << 20
 
 
 class LogStore(Protocol):
@@ -60,3 +62,14 @@ def check_append(last_index: int, entries: Sequence[Entry]) -> None:
         if entry.index != expected:
             raise AssertionError(f"append out of order: got index {entry.index}, expected {expected}")
         expected += 1
+
+
+def read_synced(store: LogStore, start: int, limit: int) -> list[Entry]:
+    """Entries start..start+limit-1 that are synced (what readers may see), read in bounded chunks."""
+    hi = min(store.synced_index, start + limit - 1)
+    out: list[Entry] = []
+    while start <= hi:
+        chunk = store.read(start, hi, READ_CHUNK_BYTES)
+        out += chunk
+        start = chunk[-1].index + 1
+    return out

@@ -82,19 +82,31 @@ def _decode_welcome(body: list[Any]) -> Welcome:
 
 def _decode_append(body: list[Any]) -> Append:
     prev_index, flat = _fields(body, int, list)
-    if not flat or len(flat) % 3:
+    count, rest = divmod(len(flat), 3)
+    if not count or rest:
         raise ProtocolError("Append needs at least one (index, payload, request_id) triple")
-    entries = []
+    # Whole-column checks run in C (catch-up frames carry a thousand entries); the loop below only
+    # runs to name the first bad entry.
+    indexes, payloads, request_ids = flat[0::3], flat[1::3], flat[2::3]
+    if (
+        set(map(type, indexes)) != {int}
+        or indexes != list(range(prev_index + 1, prev_index + count + 1))
+        or set(map(type, payloads)) != {bytes}
+        or not set(map(type, request_ids)) <= {str, type(None)}
+    ):
+        _name_bad_entry(prev_index, indexes, payloads, request_ids)
+    return Append(prev_index, tuple(map(Entry, indexes, payloads, request_ids)))
+
+
+def _name_bad_entry(prev_index: int, indexes: list[Any], payloads: list[Any], request_ids: list[Any]) -> None:
     expected = prev_index + 1
-    for i in range(0, len(flat), 3):
-        index, payload, request_id = flat[i : i + 3]
+    for index, payload, request_id in zip(indexes, payloads, request_ids, strict=True):
         if type(index) is not int or index != expected:
             raise ProtocolError(f"Append entry index {index!r:.20} where {expected} belongs")
         if not isinstance(payload, bytes) or not (request_id is None or isinstance(request_id, str)):
             raise ProtocolError(f"Append entry {index} has a malformed payload or request_id")
-        entries.append(Entry(index, payload, request_id))
         expected += 1
-    return Append(prev_index, tuple(entries))
+    raise AssertionError("_name_bad_entry found no bad entry")
 
 
 def _decode_ack(body: list[Any]) -> Ack:
