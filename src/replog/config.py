@@ -54,9 +54,9 @@ class Config:
     max_body_bytes: int = field(default=1 << 20, metadata=_doc("largest request body accepted", min=64))
     message_bytes_max: int = field(default=256 << 10, metadata=_doc("largest single message, bytes", min=1))
     append_batch_max: int = field(default=10_000, metadata=_doc('messages in one {"msgs": [...]} append', min=1))
-    batch_entries_max: int = field(default=1024, metadata=_doc("entries per replication frame", min=1))
+    batch_entries_max: int = field(default=512, metadata=_doc("entries per replication frame", min=1))
     batch_bytes_max: int = field(default=1 << 20, metadata=_doc("bytes per replication frame", min=64))
-    inflight_frames_max: int = field(default=16, metadata=_doc("unacked frames per secondary", min=1))
+    inflight_frames_max: int = field(default=8, metadata=_doc("unacked frames per secondary", min=1))
     waiters_max: int = field(default=100_000, metadata=_doc("appends waiting for their w at once", min=1))
     waiters_per_w_max: int = field(default=50_000, metadata=_doc("appends waiting for one value of w", min=1))
     header_timeout_seconds: float = field(

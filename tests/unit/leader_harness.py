@@ -37,6 +37,8 @@ class Harness:
             self.log.append([Entry(i, f"e{i}".encode()) for i in range(1, last_index + 1)])
             self.log.sync()
         limits.setdefault("heartbeat_interval_ms", HEARTBEAT_MS)
+        # Most tests look at windows and batches, not at how many frames one input builds.
+        limits.setdefault("pump_frames_max", 64)
         self.leader = Leader(
             peers,
             log_id=LOG_ID,

@@ -56,12 +56,12 @@ ReadEntries = Callable[[int, int, int], list[Entry]]
 class LeaderLimits:
     thresholds: HealthThresholds
     heartbeat_interval_ms: int = 1000
-    batch_entries_max: int = 1024
+    batch_entries_max: int = 512
     batch_bytes_max: int = 1 << 20
-    inflight_frames_max: int = 16
+    inflight_frames_max: int = 8
     # Frames built per input: a catch-up frame is read from disk and encoded on the event loop, so
     # filling a whole window at once would stall live appends; acks and ticks refill the rest.
-    pump_frames_max: int = 2
+    pump_frames_max: int = 1
     request_id_window: int = 10_000
     waiters_max: int = 100_000
     waiters_per_w_max: int = 50_000
