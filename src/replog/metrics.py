@@ -55,15 +55,21 @@ class NodeMetrics:
             registry=self.registry,
         )
         self.role = role
+        # labels() takes a lock and builds a key on every call; appends hit the same few children.
+        self._append_children: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def watch(self, snapshot: Snapshot) -> None:
         """Register a function that reports the node's state as metric families at scrape time."""
         self.registry.register(_Scrape(snapshot))
 
     def observe_append(self, w: int, outcome: str, seconds: float) -> None:
-        self.appends.labels(str(w), outcome).inc()
+        children = self._append_children.get((w, outcome))
+        if children is None:
+            children = (self.appends.labels(str(w), outcome), self.append_seconds.labels(str(w)))
+            self._append_children[(w, outcome)] = children
+        children[0].inc()
         if outcome in ("ok", "duplicate"):
-            self.append_seconds.labels(str(w)).observe(seconds)
+            children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

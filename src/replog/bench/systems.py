@@ -165,7 +165,7 @@ async def nats_cluster(children: Children, directory: Path, *, sync_always: bool
         routes = ", ".join(f"nats-route://127.0.0.1:{p}" for j, p in enumerate(route_ports) if j != i)
         store = directory / f"nats-{i}"
         store.mkdir(parents=True, exist_ok=True)
-        sync = 'sync_interval: "always"' if sync_always else ""
+        sync = ', sync_interval: "always"' if sync_always else ""
         conf = directory / f"nats-{i}.conf"
         conf.write_text(
             f"listen: 127.0.0.1:{client_ports[i]}\nserver_name: n{i}\n"

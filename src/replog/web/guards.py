@@ -50,6 +50,8 @@ def guarded(handler: Handler, token: str, setting: str) -> Handler:
 
 async def read_body(request: web.Request, timeout_s: float) -> bytes:
     """The whole body, or a 408 naming body_timeout_seconds if the client trickles it."""
+    if request.content.is_eof():
+        return await request.read()  # Already all here (the common case): no timer to arm.
     try:
         async with asyncio.timeout(timeout_s):
             return await request.read()
