@@ -1,0 +1,44 @@
+"""`replog bench` runs end to end and prints its table: a smoke test of the tool, not a timed test.
+
+Speed is measured by the bench itself; here only its shape is checked (every requested row present,
+a figure in each, the ratio to the reference row), with a tiny message count.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_prints_rows_with_figures_and_ratios() -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "replog",
+            "bench",
+            "--only",
+            "bare,http,pipelined",
+            "--count",
+            "300",
+            "--seconds",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {row["key"]: row for row in json.loads(run.stdout)}
+    assert set(rows) == {"bare", "http", "pipelined"}
+    for row in rows.values():
+        assert row["messages"] == 300 and row["errors"] == 0
+        assert row["msgs_per_s"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
+    assert rows["http"]["vs_reference"].endswith("msgs/s of bare aiohttp POST handler, no replication")
+    assert "[3/3] pipelined" in run.stderr  # the progress bar
