@@ -6,6 +6,7 @@ the service's environment) load without error, and the topology must be the clas
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,12 @@ def test_compose_runs_a_master_and_two_secondaries_with_valid_commands(tmp_path:
         command = service["command"]
         assert command[0] == "replog"
         args = build_parser().parse_args(command[1:])
-        environment = {k: str(v) for k, v in service["environment"].items()}
-        config = load_config(tmp_path / "absent.yaml" if False else None, environ=environment)
+        environment = {
+            k: _interpolate(str(v), {"REPLOG_CLUSTER_TOKEN": "s3cret"}) for k, v in service["environment"].items()
+        }
+        (tmp_path / "empty.yaml").write_text("{}")
+        config = load_config(tmp_path / "empty.yaml", environ=environment)
+        assert config.cluster_token == "s3cret"  # taken from the environment of `docker compose up`
         assert config.master == "master:7000"
         assert config.secondaries == ("secondary-0:8000", "secondary-1:9000")
         if name == "master":
@@ -42,6 +47,11 @@ def test_compose_runs_a_master_and_two_secondaries_with_valid_commands(tmp_path:
             assert host == name and service["ports"] == [f"{port}:{port}"]
         assert any(volume.endswith(":/data") for volume in service["volumes"])
         assert f"127.0.0.1:{service['ports'][0].split(':')[0]}/health" in " ".join(service["healthcheck"]["test"])
+
+
+def _interpolate(value: str, environ: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}` substitution, for the few forms the file uses."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: environ.get(m.group(1), m.group(2) or ""), value)
 
 
 def test_dockerfile_runs_as_non_root_with_a_data_volume() -> None:
