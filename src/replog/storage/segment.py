@@ -25,10 +25,8 @@ Why so little memory: payloads stay on disk. The offset index is derived data re
 entries sit in a tail cache bounded by `cache_bytes_max`, which serves the secondaries that keep up;
 catch-up reads go to disk, one `pread` per chunk of at most `bytes_max`.
 
-Format (little-endian): a segment `segments/<first_index:020d>.seg` starts with `b"RPLG" | u16 version |
-u64 first_index`, then records `u32 body_len | u32 crc32 | u64 index | body`, with body
-`u16 request_id_len | request_id utf-8 | payload` (request_id_len 0xFFFF means no request id). The crc
-(zlib.crc32) covers the index and the body, i.e. the record's bytes from offset 8 to its end.
+The record format itself (headers, CRCs, validation) lives in records.py; this module owns files,
+threads, recovery and caches.
 """
 
 from __future__ import annotations
@@ -44,54 +42,40 @@ import re
 import shutil
 import threading
 import time
-import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from struct import Struct
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
-from replog.errors import ConfigError, CorruptSegment, InvalidRequest, StorageError, StorageFull
+from replog.errors import ConfigError, CorruptSegment, StorageError, StorageFull
 from replog.storage.base import check_append
 from replog.storage.meta import META_FILE_NAME, fsync_dir, read_meta, write_meta
+from replog.storage.records import (
+    FORMAT_VERSION,
+    MAGIC,
+    RECORD_HEAD,
+    SEGMENT_HEADER,
+    Buffer,
+    Record,
+    decode_records,
+    encode_records,
+    header_problem,
+    scan_records,
+)
 from replog.types import Entry
 
 __all__ = ["FORMAT_VERSION", "FSYNC_POLICIES", "SegmentLog"]
 
-FORMAT_VERSION = 1
 FSYNC_POLICIES = ("always", "interval", "never")
 
-_MAGIC = b"RPLG"
-_SEGMENT_HEADER = Struct("<4sHQ")  # magic, format_version, first_index
-_RECORD_HEAD = Struct("<IIQH")  # body_len, crc32, index, request_id_len (the body's first field)
-_LEN_CRC = Struct("<II")  # the part of the head the crc does not cover
-_COVERED_HEAD = Struct("<QH")  # index, request_id_len: the start of what the crc covers
-_RECORD_HEADER_BYTES = 16  # body_len, crc32 and index; the body starts here
-_CRC_START = 8  # the crc covers the record from its index field to its end
-_NO_REQUEST_ID = 0xFFFF
-_BODY_BYTES_MAX = 0xFFFF_FFFF
 _SEGMENTS_DIR_NAME = "segments"
 _SEGMENT_NAME = re.compile(r"^(\d{20})\.seg$")
 _READ_FDS_MAX = 16
 _CACHE_COMPACT_AFTER = 1024
 _LOGGER = logging.getLogger("replog.storage")
-
-_Buffer = bytes | memoryview | mmap.mmap
-_Where = tuple[Path, int]  # a file, and the byte offset in it where a buffer read from it starts
-
-
-class _Record(NamedTuple):
-    """An encoded record kept in two parts, so the payload is copied once: into the write buffer.
-
-    A NamedTuple rather than a dataclass because one is built per appended entry.
-    """
-
-    head: bytes
-    payload: bytes
-    size: int
 
 
 @dataclass(eq=False)
@@ -100,7 +84,7 @@ class _Segment:
     first_index: int
     # offsets[i] is where the record of index first_index + i starts in the file.
     offsets: array[int] = field(default_factory=lambda: array("Q"))
-    end_offset: int = _SEGMENT_HEADER.size
+    end_offset: int = SEGMENT_HEADER.size
 
     @property
     def last_index(self) -> int:
@@ -109,151 +93,6 @@ class _Segment:
     def record_end(self, position: int) -> int:
         """Where the record at `position` (index - first_index) ends."""
         return self.offsets[position + 1] if position + 1 < len(self.offsets) else self.end_offset
-
-
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    offsets: array[int]
-    end_offset: int
-    problem: str | None  # why the scan stopped before the end of the file, if it did
-
-
-# --- records -------------------------------------------------------------------------------------------
-
-
-def _encode_record(entry: Entry) -> _Record:
-    """Encode one entry, validating it before it goes anywhere near the disk."""
-    if entry.index < 1:
-        raise AssertionError(f"entry index must be >= 1, got {entry.index}")
-    if not isinstance(entry.payload, bytes):
-        raise AssertionError(f"entry {entry.index}: payload must be bytes, got {type(entry.payload).__name__}")
-    if entry.request_id is None:
-        request_id, request_id_len = b"", _NO_REQUEST_ID
-    else:
-        request_id = entry.request_id.encode("utf-8")
-        request_id_len = len(request_id)
-        if request_id_len >= _NO_REQUEST_ID:
-            raise InvalidRequest(f"entry {entry.index}: request_id is {request_id_len} bytes, max 65534")
-    body_len = 2 + len(request_id) + len(entry.payload)
-    if body_len > _BODY_BYTES_MAX:
-        raise InvalidRequest(f"entry {entry.index}: {len(entry.payload)} payload bytes do not fit a record")
-    covered = _COVERED_HEAD.pack(entry.index, request_id_len) + request_id
-    head = _LEN_CRC.pack(body_len, zlib.crc32(entry.payload, zlib.crc32(covered))) + covered
-    return _Record(head, entry.payload, _RECORD_HEADER_BYTES + body_len)
-
-
-def _encode_records(entries: Sequence[Entry]) -> list[_Record]:
-    """_encode_record for a batch, with the common case (bytes payload, no request id) inlined.
-
-    Catch-up appends a thousand entries per frame; the checks stay, the per-call overhead goes.
-    """
-    pack_head, pack_covered, crc32 = _LEN_CRC.pack, _COVERED_HEAD.pack, zlib.crc32
-    records: list[_Record] = []
-    for entry in entries:
-        index, payload, request_id = entry
-        if request_id is not None or type(payload) is not bytes or index < 1:
-            records.append(_encode_record(entry))
-            continue
-        body_len = 2 + len(payload)
-        covered = pack_covered(index, _NO_REQUEST_ID)
-        records.append(
-            _Record(
-                pack_head(body_len, crc32(payload, crc32(covered))) + covered, payload, _RECORD_HEADER_BYTES + body_len
-            )
-        )
-    return records
-
-
-def _record_problem(buf: _Buffer, offset: int, index: int) -> tuple[str | None, int]:
-    """Check the record at `offset`; return (what is wrong or None, where the record ends)."""
-    available = len(buf) - offset
-    if available < _RECORD_HEAD.size:
-        return f"short record header ({available} of {_RECORD_HEAD.size} bytes)", offset
-    body_len, crc, found_index, request_id_len = _RECORD_HEAD.unpack_from(buf, offset)
-    end = offset + _RECORD_HEADER_BYTES + body_len
-    if end > len(buf):
-        return f"short record ({available} of {end - offset} bytes)", offset
-    if zlib.crc32(buf[offset + _CRC_START : end]) != crc:
-        return "crc mismatch", offset
-    if found_index != index:
-        return f"index {found_index} where {index} was expected", offset
-    if body_len < 2 or (request_id_len != _NO_REQUEST_ID and 2 + request_id_len > body_len):
-        return f"request id length {request_id_len} does not fit a body of {body_len} bytes", offset
-    return None, end
-
-
-def _decode_record(view: memoryview, offset: int, index: int, where: _Where) -> tuple[Entry, int]:
-    """Decode and validate the record at `offset` of `view`, which starts at where[1] in file where[0]."""
-    problem, end = _record_problem(view, offset, index)
-    if problem is not None:
-        raise CorruptSegment(f"{where[0]} at byte offset {where[1] + offset}: {problem}")
-    request_id_len = _RECORD_HEAD.unpack_from(view, offset)[3]
-    start = offset + _RECORD_HEAD.size
-    request_id: str | None = None
-    if request_id_len != _NO_REQUEST_ID:
-        try:
-            request_id = str(view[start : start + request_id_len], "utf-8")
-        except UnicodeDecodeError as exc:
-            raise CorruptSegment(f"{where[0]} at byte offset {where[1] + offset}: bad request id ({exc})") from exc
-        start += request_id_len
-    return Entry(index, bytes(view[start:end]), request_id), end
-
-
-def _decode_records(data: bytes, index: int, count: int, where: _Where) -> list[Entry]:
-    """Decode `count` consecutive records; the same checks as _record_problem, inlined for catch-up speed.
-
-    A record that fails any check is handed to _decode_record, which names the problem and raises.
-    """
-    entries: list[Entry] = []
-    offset, size = 0, len(data)
-    unpack, crc32, head_size = _RECORD_HEAD.unpack_from, zlib.crc32, _RECORD_HEAD.size
-    with memoryview(data) as view:
-        for i in range(index, index + count):
-            if size - offset < head_size:
-                _decode_record(view, offset, i, where)
-            body_len, crc, found_index, request_id_len = unpack(view, offset)
-            end = offset + _RECORD_HEADER_BYTES + body_len
-            start = offset + head_size
-            if request_id_len != _NO_REQUEST_ID:
-                start += request_id_len
-            if (
-                end > size
-                or found_index != i
-                or body_len < 2
-                or start > end
-                or crc32(view[offset + _CRC_START : end]) != crc
-            ):
-                _decode_record(view, offset, i, where)
-            if request_id_len == _NO_REQUEST_ID:
-                entries.append(Entry(i, bytes(view[start:end]), None))
-            else:
-                entries.append(_decode_record(view, offset, i, where)[0])
-            offset = end
-    return entries
-
-
-def _scan_records(buf: _Buffer, first_index: int) -> _Scan:
-    """Walk a segment's records until the end of the file or the first one that fails its checks."""
-    offsets = array("Q")
-    offset, index = _SEGMENT_HEADER.size, first_index
-    while offset < len(buf):
-        problem, end = _record_problem(buf, offset, index)
-        if problem is not None:
-            return _Scan(offsets, offset, problem)
-        offsets.append(offset)
-        offset, index = end, index + 1
-    return _Scan(offsets, offset, None)
-
-
-def _header_problem(buf: _Buffer, first_index: int) -> str | None:
-    magic, version, header_first_index = _SEGMENT_HEADER.unpack_from(buf, 0)
-    if magic != _MAGIC:
-        return f"bad magic {magic!r}"
-    if version != FORMAT_VERSION:
-        return f"format version {version}, this replog reads only version {FORMAT_VERSION}"
-    if header_first_index != first_index:
-        return f"header says first index {header_first_index} but the file name says {first_index}"
-    return None
 
 
 def _take_within(entries: Sequence[Entry], start: int, stop: int, bytes_max: int) -> list[Entry]:
@@ -278,9 +117,9 @@ def _plan_groups(end_offset: int | None, sizes: Sequence[int], segment_bytes_max
     counts = [0]
     used = end_offset
     for size in sizes:
-        if used is None or (used + size > segment_bytes_max and used > _SEGMENT_HEADER.size):
+        if used is None or (used + size > segment_bytes_max and used > SEGMENT_HEADER.size):
             counts.append(0)
-            used = _SEGMENT_HEADER.size
+            used = SEGMENT_HEADER.size
         counts[-1] += 1
         used += size
     return counts
@@ -317,7 +156,7 @@ def _list_segment_files(segments_dir: Path) -> list[tuple[int, Path]]:
 
 
 @contextlib.contextmanager
-def _mapped(path: Path) -> Iterator[_Buffer]:
+def _mapped(path: Path) -> Iterator[Buffer]:
     """The file's bytes, memory-mapped so that scanning a large segment does not load it on the heap."""
     with path.open("rb") as file:
         if os.fstat(file.fileno()).st_size == 0:
@@ -332,8 +171,8 @@ def _check_settings(fsync: str, fsync_interval_ms: int, segment_bytes_max: int, 
         raise ConfigError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}; got {fsync!r}")
     if fsync_interval_ms < 0:
         raise ConfigError(f"fsync_interval_ms must be >= 0; got {fsync_interval_ms}")
-    if segment_bytes_max <= _SEGMENT_HEADER.size + _RECORD_HEAD.size:
-        raise ConfigError(f"segment_bytes_max must exceed {_SEGMENT_HEADER.size + _RECORD_HEAD.size}")
+    if segment_bytes_max <= SEGMENT_HEADER.size + RECORD_HEAD.size:
+        raise ConfigError(f"segment_bytes_max must exceed {SEGMENT_HEADER.size + RECORD_HEAD.size}")
     if cache_bytes_max < 0:
         raise ConfigError(f"cache_bytes_max must be >= 0; got {cache_bytes_max}")
 
@@ -372,12 +211,12 @@ def _load_closed(path: Path, first_index: int, expected: int) -> _Segment:
     """A closed segment must validate fully: any damage in it is real corruption."""
     _check_contiguous(path, first_index, expected)
     with _mapped(path) as buf:
-        if len(buf) < _SEGMENT_HEADER.size:
+        if len(buf) < SEGMENT_HEADER.size:
             raise CorruptSegment(f"{path} at byte offset 0: short segment header ({len(buf)} bytes)")
-        problem = _header_problem(buf, first_index)
+        problem = header_problem(buf, first_index)
         if problem is not None:
             raise CorruptSegment(f"{path} at byte offset 0: {problem}")
-        scan = _scan_records(buf, first_index)
+        scan = scan_records(buf, first_index)
     if scan.problem is not None:
         raise CorruptSegment(f"{path} at byte offset {scan.end_offset}: {scan.problem}")
     if not scan.offsets:
@@ -390,13 +229,13 @@ def _recover_newest(path: Path, first_index: int, expected: int, logger: logging
     _check_contiguous(path, first_index, expected)
     with _mapped(path) as buf:
         size = len(buf)
-        if size < _SEGMENT_HEADER.size:
+        if size < SEGMENT_HEADER.size:
             scan = None
         else:
-            problem = _header_problem(buf, first_index)
+            problem = header_problem(buf, first_index)
             if problem is not None:
                 raise CorruptSegment(f"{path} at byte offset 0: {problem}")
-            scan = _scan_records(buf, first_index)
+            scan = scan_records(buf, first_index)
     if scan is None:
         logger.warning("%s: torn segment header (%d bytes); removing the file", path, size)
         path.unlink()
@@ -620,7 +459,7 @@ class SegmentLog:
         check_append(self._last_index, entries)
         if not entries:
             return
-        records = _encode_records(entries)
+        records = encode_records(entries)
         end_offset = self._segments[-1].end_offset if self._segments else None
         counts = _plan_groups(end_offset, [record.size for record in records], self._segment_bytes_max)
         created = self._write_groups(records, counts)
@@ -678,7 +517,7 @@ class SegmentLog:
             self.close()
             raise _storage_error(exc, f"cannot open {self._segments[-1].path} for writing") from exc
 
-    def _write_groups(self, records: Sequence[_Record], counts: Sequence[int]) -> list[tuple[_Segment, int]]:
+    def _write_groups(self, records: Sequence[Record], counts: Sequence[int]) -> list[tuple[_Segment, int]]:
         """Write each group with one write, rolling to new segments between groups; all or nothing."""
         created: list[tuple[_Segment, int]] = []
         fd, index, position = self._fd, self._last_index + 1, 0
@@ -706,7 +545,7 @@ class SegmentLog:
         path = _segment_path(self._segments_dir, first_index)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
-            _write_all(fd, _SEGMENT_HEADER.pack(_MAGIC, FORMAT_VERSION, first_index))
+            _write_all(fd, SEGMENT_HEADER.pack(MAGIC, FORMAT_VERSION, first_index))
             fsync_dir(self._segments_dir)
         except OSError:
             os.close(fd)
@@ -731,7 +570,7 @@ class SegmentLog:
     def _commit(
         self,
         entries: Sequence[Entry],
-        records: Sequence[_Record],
+        records: Sequence[Record],
         counts: Sequence[int],
         created: Sequence[tuple[_Segment, int]],
     ) -> None:
@@ -814,7 +653,7 @@ class SegmentLog:
             raise _storage_error(exc, f"cannot read {segment.path}") from exc
         if len(data) != end - start:
             raise CorruptSegment(f"{segment.path} at byte offset {start}: short read ({len(data)} bytes)")
-        return _decode_records(data, index, count, (segment.path, start))
+        return decode_records(data, index, count, (segment.path, start))
 
 
 def _count_within(segment: _Segment, lo: int, hi: int, bytes_budget: int) -> int:
