@@ -163,4 +163,4 @@ async def _wait_caught_up(master_url: str, children: Children, report: ScaleRepo
                 return
             if time.perf_counter() - started > 600:
                 raise TimeoutError("secondary 1 did not catch up within 600 s")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # why: poll /health with a deadline (the secondary has no event to wait on)

@@ -202,7 +202,7 @@ async def _until_ok(attempt: Callable[[], Awaitable[object]], timeout_s: float =
         except Exception:
             if loop.time() > deadline:
                 raise
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # why: retry while a comparison cluster forms, bounded by a deadline
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ async def wait_tcp(port: int, timeout_s: float = 20) -> None:
         except OSError:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s") from None
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # why: poll a port with a deadline while a child process starts
 
 
 async def wait_http(url: str, ready: str, timeout_s: float = 20) -> None:
@@ -94,7 +94,7 @@ async def wait_http(url: str, ready: str, timeout_s: float = 20) -> None:
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not report {ready!r} within {timeout_s}s")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # why: poll with a deadline while a child process starts
 
 
 async def replog_cluster(children: Children, directory: Path, **settings: object) -> int:

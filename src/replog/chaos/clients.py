@@ -61,6 +61,7 @@ class Client:
             while not stop.is_set():
                 self._record(await self._append(session, seq))
                 seq += 1
+                # why: think time between a client's appends
                 await asyncio.sleep(self._rng.uniform(*self._settings.pause_s))
 
     async def _append(self, session: aiohttp.ClientSession, seq: int) -> AppendRecord:
@@ -121,6 +122,7 @@ class Client:
             if result.kind == "answer":
                 return result
             low, high = self._settings.retry_pause_s
+            # why: backoff before retrying with the same request_id
             await asyncio.sleep(min(1.0, self._rng.uniform(low, high) * (attempt + 1)))
         return None
 
@@ -168,7 +170,7 @@ class Reader:
                 if log is not None:
                     self._record(ReadRecord(node, self._clock(), tuple(log)))
                     self.reads += 1
-                await asyncio.sleep(self._rng.uniform(*period_s))
+                await asyncio.sleep(self._rng.uniform(*period_s))  # why: the reader samples logs on a period
 
 
 async def read_log(session: aiohttp.ClientSession, url: str, timeout_s: float) -> list[str] | None:
