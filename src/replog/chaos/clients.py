@@ -61,8 +61,7 @@ class Client:
             while not stop.is_set():
                 self._record(await self._append(session, seq))
                 seq += 1
-                # why: think time between a client's appends
-                await asyncio.sleep(self._rng.uniform(*self._settings.pause_s))
+                await asyncio.sleep(self._rng.uniform(*self._settings.pause_s))  # why: think time
 
     async def _append(self, session: aiohttp.ClientSession, seq: int) -> AppendRecord:
         settings = self._settings
@@ -122,8 +121,8 @@ class Client:
             if result.kind == "answer":
                 return result
             low, high = self._settings.retry_pause_s
-            # why: backoff before retrying with the same request_id
-            await asyncio.sleep(min(1.0, self._rng.uniform(low, high) * (attempt + 1)))
+            backoff_s = min(1.0, self._rng.uniform(low, high) * (attempt + 1))
+            await asyncio.sleep(backoff_s)  # why: backoff before retrying with the same request_id
         return None
 
     async def _probe(self, session: aiohttp.ClientSession, body: dict[str, Any], attempts: list[Attempt]) -> None:
