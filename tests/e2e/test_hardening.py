@@ -105,7 +105,7 @@ GARBAGE = [
     b"\x00\xff\x13garbage\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\n",  # a half request, then silence
     b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
-    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"msg\": ",  # a body that never ends
+    b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"msg": ',  # a body that never ends
     b"GET /replication HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
     bytes(range(256)) * 8,
 ]
