@@ -14,7 +14,7 @@ from typing import Any
 
 from replog.errors import InvalidRequest, InvalidWriteConcern, TooLarge
 
-__all__ = ["AppendRequest", "PageRequest", "check_message_sizes", "parse_append", "parse_page"]
+__all__ = ["AppendRequest", "PageRequest", "check_message_sizes", "parse_append", "parse_one", "parse_page"]
 
 REQUEST_ID_CHARS_MAX = 200
 TIMEOUT_MS_MAX = 3_600_000
@@ -74,9 +74,22 @@ def _payloads(data: Mapping[str, Any], msgs_max: int) -> tuple[tuple[bytes, ...]
         return tuple(_encode(m) for m in msgs), True
     if "msg" not in data:
         raise InvalidRequest("missing field 'msg'")
-    if not isinstance(data["msg"], str):
-        raise InvalidRequest(f"'msg' must be a string, got {_json_type(data['msg'])}")
-    return (_encode(data["msg"]),), False
+    return (_message(data["msg"]),), False
+
+
+def parse_one(
+    msg: Any, w: Any, request_id: Any, *, default_w: int, w_max: int, message_bytes_max: int
+) -> tuple[bytes, int, str | None]:
+    """One append of the pipelined stream, checked by the same rules as a POST body's fields."""
+    payload = _message(msg)
+    check_message_sizes((payload,), message_bytes_max)
+    return payload, _write_concern(default_w if w is None else w, w_max), _request_id(request_id)
+
+
+def _message(msg: Any) -> bytes:
+    if not isinstance(msg, str):
+        raise InvalidRequest(f"'msg' must be a string, got {_json_type(msg)}")
+    return _encode(msg)
 
 
 def check_message_sizes(payloads: tuple[bytes, ...], message_bytes_max: int) -> None:

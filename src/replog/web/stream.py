@@ -19,9 +19,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from replog.errors import InvalidRequest, InvalidWriteConcern, ProtocolError, ReplogError
+from replog.errors import ProtocolError, ReplogError
 from replog.node.master import AppendResult, MasterNode
 from replog.web.errors import describe, outcome_of, status_for
+from replog.web.requests import parse_one
 from replog.wire.stream_codec import StreamAppend, decode_appends, encode_answers
 
 __all__ = ["serve_stream"]
@@ -84,8 +85,16 @@ class _StreamSession:
 
     def _submit(self, append: StreamAppend) -> None:
         try:
-            payload = _validate(append, self._w_max, self._node.config.default_w)
-            result, future = self._node.submit([payload], append.w or self._node.config.default_w, append.request_id)
+            config = self._node.config
+            payload, w, request_id = parse_one(
+                append.msg,
+                append.w,
+                append.request_id,
+                default_w=config.default_w,
+                w_max=self._w_max,
+                message_bytes_max=config.message_bytes_max,
+            )
+            result, future = self._node.submit([payload], w, request_id)
         except ReplogError as exc:
             self._node.metrics.observe_append(_w_label(append.w), outcome_of(exc), 0.0)
             self._answer([append.correlation_id, 0, [status_for(exc), describe(exc)]])
@@ -117,19 +126,3 @@ class _StreamSession:
 
 def _w_label(w: object) -> int:
     return w if type(w) is int else 0
-
-
-def _validate(append: StreamAppend, w_max: int, default_w: int) -> bytes:
-    if not isinstance(append.msg, str):
-        raise InvalidRequest("'msg' must be a string")
-    w = append.w
-    if w is None:
-        w = default_w
-    if type(w) is not int or not 1 <= w <= w_max:
-        raise InvalidWriteConcern(f"'w' must be an integer in 1..{w_max}, got {w!r:.20}")
-    if append.request_id is not None and (not isinstance(append.request_id, str) or not append.request_id):
-        raise InvalidRequest("'request_id' must be a non-empty string or null")
-    try:
-        return append.msg.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest("message is not valid UTF-8") from None
