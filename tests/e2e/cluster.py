@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,13 @@ from typing import Any
 import aiohttp
 import yaml
 
+from replog.bench.systems import free_port
 from replog.chaos.runner import FAST_SETTINGS as CHAOS_SETTINGS
 
 __all__ = ["Cluster", "free_port", "until"]
 
 # The chaos run's fast health settings, at INFO so the tests can read the events in the logs.
 FAST_SETTINGS: dict[str, Any] = {**CHAOS_SETTINGS, "log_level": "INFO"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:

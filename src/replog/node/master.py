@@ -8,7 +8,6 @@ resolves the waiting request's future. The shell owns no replication logic of it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -104,7 +103,6 @@ class MasterNode:
         self._links: list[PeerLink] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.new_entries = asyncio.Condition()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -195,7 +193,6 @@ class MasterNode:
     def _on_synced(self, index: int) -> None:
         self.core.on_synced(index)
         self._flush()
-        self._notify_readers()
 
     def _on_write_failed(self, written_index: int, error: StorageError) -> None:
         self._write_error = error  # Rejected requests get this error itself, so a full disk stays a 507.
@@ -287,11 +284,3 @@ class MasterNode:
             "Entries streamed to catch secondaries up",
             dict(enumerate(self._catch_up_entries)),
         )
-
-    def _notify_readers(self) -> None:
-        async def notify() -> None:
-            async with self.new_entries:
-                self.new_entries.notify_all()
-
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(notify())

@@ -59,7 +59,6 @@ class SecondaryNode:
         self._ws: web.WebSocketResponse | None = None
         self._acks: asyncio.Queue[int | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.new_entries = asyncio.Condition()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -171,11 +170,6 @@ class SecondaryNode:
     def _on_synced(self, index: int) -> None:
         self.core.on_synced(index)
         self._flush()
-        asyncio.get_running_loop().create_task(self._notify_readers())
-
-    async def _notify_readers(self) -> None:
-        async with self.new_entries:
-            self.new_entries.notify_all()
 
     def _flush(self) -> None:
         for output in self.core.take_outputs():
