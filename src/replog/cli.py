@@ -14,7 +14,7 @@ from dataclasses import fields
 from typing import Any
 
 from replog.config import Config, load_config
-from replog.errors import ConfigError
+from replog.errors import ConfigError, StartupError
 
 __all__ = ["build_parser", "main"]
 
@@ -73,16 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_master(config)
         elif args.command == "secondary":
-            from replog.node.run import run_secondary, wipe_secondary
+            from replog.node.run import run_secondary
 
-            if args.reset:
-                wipe_secondary(config, args.id)
-            run_secondary(config, args.id)
+            run_secondary(config, args.id, reset=args.reset)
         elif args.command == "cluster":
             from replog.cluster import run_cluster
 
             return run_cluster(len(config.secondaries), _passthrough(argv))
-    except ConfigError as exc:
+    except (ConfigError, StartupError) as exc:
         print(f"replog: {exc}", file=sys.stderr)
         return 2
     return 0

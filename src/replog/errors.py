@@ -7,6 +7,8 @@ ReplogError
 ├── InvalidRequest           a client's input is malformed
 ├── Overloaded               a configured limit on waiters or pending bytes is reached
 ├── ConfigError              a setting is invalid; names the setting
+├── StartupError             the node cannot start: its port is taken
+│   └── DataDirInUse         another process holds the node's data directory
 ├── StorageError             the local log could not be written or read
 │   ├── StorageFull          the disk is full
 │   ├── CorruptSegment       a closed segment failed validation
@@ -19,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "CorruptSegment",
+    "DataDirInUse",
     "ForeignLog",
     "InvalidRequest",
     "InvalidWriteConcern",
@@ -28,6 +31,7 @@ __all__ = [
     "ReadOnly",
     "ReplogError",
     "RequestTimeout",
+    "StartupError",
     "StorageError",
     "StorageFull",
     "TooLarge",
@@ -74,6 +78,14 @@ class Overloaded(ReplogError):
 
 
 class ConfigError(ReplogError):
+    pass
+
+
+class StartupError(ReplogError):
+    pass
+
+
+class DataDirInUse(StartupError):
     pass
 
 

@@ -1,22 +1,33 @@
-"""Start a node: open its store, build its shell and HTTP app, serve until SIGINT/SIGTERM."""
+"""Start a node, in an order that fails early and cleanly, and serve until SIGINT/SIGTERM.
+
+Lock the data directory (nothing is read before), open the store, bind the port, and only then start
+the node's links and serve: a second node on the same directory or port is refused with one line
+before it has touched the log or called a peer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from aiohttp import web
 
 from replog.config import Config
+from replog.errors import StartupError
 from replog.node.master import MasterNode
 from replog.node.secondary import SecondaryNode
 from replog.storage.base import LogStore
+from replog.storage.lock import DataDirLock
 from replog.storage.memory import MemoryLog
+from replog.web.bad_heads import quiet_bad_request_heads
 
-__all__ = ["node_data_dir", "open_store", "run_master", "run_secondary", "setup_logging", "wipe_secondary"]
+__all__ = ["node_data_dir", "open_store", "run_master", "run_secondary", "setup_logging"]
 
 log = logging.getLogger("replog")
 
@@ -24,6 +35,7 @@ log = logging.getLogger("replog")
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    quiet_bad_request_heads()
 
 
 def node_data_dir(config: Config, node_name: str) -> Path:
@@ -48,7 +60,35 @@ def _use_uvloop() -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve(app: web.Application, host: str, port: int, header_timeout_s: float) -> web.AppRunner:
+@contextlib.contextmanager
+def _data_dir_locked(config: Config, node_name: str) -> Iterator[None]:
+    """Hold the node's data directory for the whole run; a second process is refused before it reads."""
+    if config.storage != "disk":
+        yield
+        return
+    lock = DataDirLock.acquire(node_data_dir(config, node_name))
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the node's port before anything else starts, so a busy port is one clear line, not a half start."""
+    try:
+        family, *_, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+            0
+        ]
+        return socket.create_server(address[:2], family=family, backlog=1024)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is in use (another replog node?)") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+async def _serve(app: web.Application, listener: socket.socket, header_timeout_s: float) -> web.AppRunner:
     # aiohttp's keep-alive timer also runs from the moment a connection opens, so it bounds how
     # long a client may take to send a complete request head: a trickling client is cut off. After
     # an answer that left a body unread, aiohttp lingers to drain it; keep that short too.
@@ -61,7 +101,7 @@ async def _serve(app: web.Application, host: str, port: int, header_timeout_s: f
         lingering_time=min(header_timeout_s, 2.0),
     )
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    await web.SockSite(runner, listener).start()
     return runner
 
 
@@ -74,56 +114,74 @@ async def _until_signalled() -> None:
     log.info("stopping")
 
 
-async def _master_main(config: Config) -> None:
-    from replog.web.api import master_app
-
-    node = MasterNode(config, open_store(config, "master", is_master=True))
+async def _run_node(node: MasterNode | SecondaryNode, app: web.Application, listener: socket.socket) -> None:
+    """Start the node (its links may call peers at once), then answer on the already bound port."""
     await node.start()
-    runner = await _serve(
-        master_app(node), config.bind_host or config.master_host, config.master_port, config.header_timeout_seconds
-    )
-    log.info("master listening on %s", config.master)
+    try:
+        runner = await _serve(app, listener, node.config.header_timeout_seconds)
+    except BaseException:
+        await node.stop()
+        raise
     try:
         await _until_signalled()
     finally:
         await runner.cleanup()
         await node.stop()
+
+
+async def _master_main(config: Config) -> None:
+    from replog.web.api import master_app
+
+    store = open_store(config, "master", is_master=True)
+    try:
+        listener = _listen(config.bind_host or config.master_host, config.master_port)
+    except StartupError:
+        store.close()
+        raise
+    log.info("master listening on %s", config.master)
+    node = MasterNode(config, store)
+    await _run_node(node, master_app(node), listener)
 
 
 async def _secondary_main(config: Config, secondary_id: int) -> None:
     from replog.web.api import secondary_app
 
     host, port = config.secondary_address(secondary_id)
-    node = SecondaryNode(config, secondary_id, open_store(config, f"secondary-{secondary_id}", is_master=False))
-    runner = await _serve(secondary_app(node), config.bind_host or host, port, config.header_timeout_seconds)
-    await node.start()
-    log.info("secondary %d listening on %s:%d", secondary_id, host, port)
+    store = open_store(config, f"secondary-{secondary_id}", is_master=False)
     try:
-        await _until_signalled()
-    finally:
-        await runner.cleanup()
-        await node.stop()
+        listener = _listen(config.bind_host or host, port)
+    except StartupError:
+        store.close()
+        raise
+    log.info("secondary %d listening on %s:%d", secondary_id, host, port)
+    node = SecondaryNode(config, secondary_id, store)
+    await _run_node(node, secondary_app(node), listener)
 
 
 def run_master(config: Config) -> None:
     setup_logging(config.log_level)
     _use_uvloop()
-    asyncio.run(_master_main(config))
+    with _data_dir_locked(config, "master"):
+        asyncio.run(_master_main(config))
 
 
-def run_secondary(config: Config, secondary_id: int) -> None:
+def run_secondary(config: Config, secondary_id: int, *, reset: bool = False) -> None:
+    """Run secondary `secondary_id`; `reset` wipes its log first (under the lock, so never a live node's)."""
     setup_logging(config.log_level)
     config.secondary_address(secondary_id)  # Fails fast, naming the setting, before anything starts.
     _use_uvloop()
-    asyncio.run(_secondary_main(config, secondary_id))
+    with _data_dir_locked(config, f"secondary-{secondary_id}"):
+        if reset:
+            _wipe(config, f"secondary-{secondary_id}")
+        asyncio.run(_secondary_main(config, secondary_id))
 
 
-def wipe_secondary(config: Config, secondary_id: int) -> None:
-    """`replog secondary --reset`: forget this secondary's log on purpose, so it follows anew."""
+def _wipe(config: Config, node_name: str) -> None:
+    """`replog secondary --reset`: forget this node's log on purpose, so it follows anew."""
     if config.storage != "disk":
         return
     from replog.storage.segment import SegmentLog
 
-    directory = node_data_dir(config, f"secondary-{secondary_id}")
+    directory = node_data_dir(config, node_name)
     SegmentLog.wipe(directory)
-    logging.getLogger("replog").warning("wiped %s on request (--reset)", directory)
+    log.warning("wiped %s on request (--reset)", directory)
