@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from replog.core.messages import Append, Hello, Welcome
+from replog.net.peer_link import MASTER_INSTANCE_HEADER
 from replog.types import Entry
 from replog.wire import codec
 from tests.e2e.cluster import Cluster, until
@@ -18,9 +19,10 @@ from tests.e2e.cluster import Cluster, until
 pytestmark = pytest.mark.e2e
 
 
-async def _fake_master(cluster: Cluster) -> aiohttp.ClientWebSocketResponse:
+async def _fake_master(cluster: Cluster, instance: str = "") -> aiohttp.ClientWebSocketResponse:
     session = await cluster.http()
-    ws = await session.ws_connect(cluster.url("secondary-0") + "/replication")
+    headers = {MASTER_INSTANCE_HEADER: instance} if instance else None
+    ws = await session.ws_connect(cluster.url("secondary-0") + "/replication", headers=headers)
     hello = codec.decode((await ws.receive(timeout=5)).data)
     assert isinstance(hello, Hello)
     return ws
@@ -38,6 +40,7 @@ async def test_bad_frames_close_the_link_and_store_nothing_out_of_order(make_clu
         return await cluster.messages("secondary-0") == ["a", "b", "c"]
 
     await until(stored_three, 10, "the valid batch to be stored")
+    await ws.close()  # While it stays open and live, another master is refused (one master at a time).
     rng = random.Random(5)
     valid = codec.encode(Append(3, (Entry(4, b"d"),)))
     bad_frames = [
@@ -59,6 +62,23 @@ async def test_bad_frames_close_the_link_and_store_nothing_out_of_order(make_clu
         assert await cluster.messages("secondary-0") == ["a", "b", "c"]
     assert "protocol error" in cluster.log_text("secondary-0")
     assert (await cluster.health("secondary-0"))["contiguous_index"] == 3
+
+
+async def test_only_the_same_master_may_replace_a_live_connection(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster()
+    cluster.start_secondary(0)
+    await cluster.wait_up("secondary-0")
+    first = await _fake_master(cluster, instance="master-a")
+    await first.send_bytes(codec.encode(Welcome("log", 0)))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await _fake_master(cluster, instance="master-b")
+    assert refused.value.status == 409
+    assert "refused a second master from 127.0.0.1" in cluster.log_text("secondary-0")
+    again = await _fake_master(cluster, instance="master-a")  # The same master redialling: accepted.
+    assert (await first.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert "the master at 127.0.0.1 redialled" in cluster.log_text("secondary-0")
+    await again.close()
+    await first.close()
 
 
 async def test_internal_looping_and_server_unavailable_faults(cluster: Cluster) -> None:

@@ -22,11 +22,14 @@ from replog.errors import ProtocolError
 from replog.net.backoff import delay_ms
 from replog.wire import codec
 
-__all__ = ["LinkCallbacks", "PeerLink"]
+__all__ = ["FRAME_BYTES_MAX", "MASTER_INSTANCE_HEADER", "LinkCallbacks", "PeerLink"]
 
 log = logging.getLogger("replog.link")
 
 FRAME_BYTES_MAX = 64 << 20
+# Sent at the upgrade: a random id per master process, so a secondary can tell the same master
+# redialling (replace the stale connection) from a second master (refused while the first is live).
+MASTER_INSTANCE_HEADER = "X-Replog-Master-Instance"
 
 
 class LinkCallbacks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from replog.core.outputs import (
 from replog.errors import StorageError
 from replog.metrics import CounterMetricFamily, GaugeMetricFamily, NodeMetrics, gauge, per_secondary
 from replog.net.auth import bearer
-from replog.net.peer_link import LinkCallbacks, PeerLink
+from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore, read_synced
@@ -103,6 +104,7 @@ class MasterNode:
         self._links: list[PeerLink] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.instance_id = uuid.uuid4().hex
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -120,7 +122,7 @@ class MasterNode:
                 backoff_base_ms=int(self.config.backoff_base_seconds * 1000),
                 backoff_max_ms=int(self.config.backoff_max_seconds * 1000),
                 probe_interval_s=self.config.heartbeat_seconds,
-                headers=bearer(self.config.cluster_token),
+                headers={**bearer(self.config.cluster_token), MASTER_INSTANCE_HEADER: self.instance_id},
                 rng=rng,
             )
             self._links.append(link)
@@ -237,10 +239,16 @@ class MasterNode:
                     if future is not None and not future.done():
                         future.set_exception(self._write_error or StorageError(reason))
                 case HealthChanged(peer, old, new):
-                    log.warning("secondary %d: %s -> %s", peer, old.value, new.value)
+                    # Recoveries are news, trouble is a warning: `log_level: WARNING` shows only trouble.
+                    level = logging.INFO if new is HealthState.HEALTHY else logging.WARNING
+                    log.log(level, "secondary %d: %s -> %s", peer, old.value, new.value)
                 case ReadOnlyChanged(read_only, alive, needed):
-                    state = "ON (no quorum)" if read_only else "off (quorum back)"
-                    log.warning("read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed)
+                    level, state = (
+                        (logging.WARNING, "ON (no quorum)") if read_only else (logging.INFO, "off (quorum back)")
+                    )
+                    log.log(
+                        level, "read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed
+                    )
                 case CatchUp(peer, lo, hi, done):
                     if done:
                         self._catch_up_entries[peer] += hi - lo + 1

@@ -1,7 +1,8 @@
 """The secondary's shell: serves the master's replication WebSocket and applies its FaultPlan.
 
-One master connection at a time: a new one replaces the old (the old one is stale, for
-example after a partition the master noticed first). Before the Hello the shell waits until
+One master connection at a time. The same master redialling replaces its own old connection
+(stale, for example after a partition it noticed first); another master process is refused with
+a 409 while the current one is live (see `_refuse_second_master`). Before the Hello the shell waits until
 everything appended is synced, so the Hello reports exactly what survives a crash.
 
 Injected faults act here, around the pure Follower: delays and "error after append" between
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -30,7 +32,7 @@ from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
-from replog.net.peer_link import FRAME_BYTES_MAX
+from replog.net.peer_link import FRAME_BYTES_MAX, MASTER_INSTANCE_HEADER
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore, read_synced
@@ -40,6 +42,15 @@ from replog.wire import codec
 __all__ = ["SecondaryNode"]
 
 log = logging.getLogger("replog.secondary")
+
+
+@dataclass(slots=True)
+class _MasterLink:
+    """Who holds the replication connection, and when it was last heard from."""
+
+    instance: str  # the master process's random id, sent at the upgrade
+    remote: str
+    last_heard_ms: int
 
 
 class SecondaryNode:
@@ -57,6 +68,7 @@ class SecondaryNode:
         self._rng = random.Random()
         self.faults = FaultPlan.from_settings(config.faults_for(secondary_id), self._clock.monotonic_ms())
         self._ws: web.WebSocketResponse | None = None
+        self._master: _MasterLink | None = None
         self._acks: asyncio.Queue[int | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -93,6 +105,10 @@ class SecondaryNode:
         if self.faults.unavailable(self.now_ms()):
             log.warning("refusing the master's connection (server_unavailable fault)")
             return web.json_response({"error": "server_unavailable fault injected"}, status=503)
+        instance = request.headers.get(MASTER_INSTANCE_HEADER, "")
+        refusal = self._refuse_second_master(instance, request.remote or "?")
+        if refusal:
+            return web.json_response({"error": refusal}, status=409)
         ws = web.WebSocketResponse(max_msg_size=FRAME_BYTES_MAX, autoping=True)
         try:
             await ws.prepare(request)
@@ -100,10 +116,10 @@ class SecondaryNode:
             log.warning("replication handshake from %s failed: %s", request.remote, exc)
             return ws
         if self._ws is not None:
-            log.warning("a new master connection replaces the old one")
             await self._ws.close()
         await self._committer.wait_synced()
         self._ws = ws
+        self._master = _MasterLink(instance, request.remote or "?", self.now_ms())
         self._acks = asyncio.Queue()
         acker = asyncio.get_running_loop().create_task(self._send_acks(ws, self._acks))
         log.info("master connected from %s", request.remote)
@@ -118,7 +134,7 @@ class SecondaryNode:
             acker.cancel()
             await asyncio.gather(acker, return_exceptions=True)
             await ws.close()
-            log.warning("master connection closed")
+            log.warning("master connection from %s closed", request.remote)
         return ws
 
     async def _read(self, ws: web.WebSocketResponse) -> None:
@@ -132,6 +148,7 @@ class SecondaryNode:
             await self._stall_while_looping()
             if self._ws is not ws:
                 return
+            self._master.last_heard_ms = self.now_ms()
             if frame.type is not aiohttp.WSMsgType.BINARY:
                 log.warning("closing master link: unexpected %s frame", frame.type.name)
                 return
@@ -142,6 +159,36 @@ class SecondaryNode:
                 return
             self.core.on_message(message)
             self._flush()
+
+    def _refuse_second_master(self, instance: str, remote: str) -> str:
+        """Why a new master connection may not displace the current one ('' when it may).
+
+        The same master process redialling (its instance id matches) replaces its own stale connection,
+        for example after a partition it noticed first. Another master process may take over only once
+        the current one has gone silent for `unhealthy_after_seconds`, the same silence that makes the
+        master call us Unhealthy: a live master is never displaced, and a dead one never blocks its
+        successor for long.
+        """
+        current = self._master
+        if self._ws is None or current is None:
+            return ""
+        if instance and instance == current.instance:
+            log.info("the master at %s redialled: its new connection replaces the old one", remote)
+            return ""
+        silent_ms = self.now_ms() - current.last_heard_ms
+        if silent_ms >= self.config.unhealthy_after_seconds * 1000:
+            log.warning("a master at %s replaces the one at %s, silent for %d ms", remote, current.remote, silent_ms)
+            return ""
+        log.warning(
+            "kept the live master connection from %s (heard %d ms ago); refused a second master from %s",
+            current.remote,
+            silent_ms,
+            remote,
+        )
+        return (
+            f"another master (at {current.remote}) is connected and was heard {silent_ms} ms ago; "
+            "this secondary follows one master at a time"
+        )
 
     async def _stall_while_looping(self) -> None:
         remaining_ms = self.faults.looping_until_ms - self.now_ms()
