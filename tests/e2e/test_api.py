@@ -55,8 +55,12 @@ async def test_timeout_answers_504_and_keeps_the_entry(make_cluster: Callable[..
     assert status == 504
     assert body["index"] == 1
     assert "stored on the master, replication continues" in body["error"]
+    batch = {"msgs": ["b1", "b2", "b3"], "w": 3, "timeout_ms": 300}
+    status, body = await cluster.post_raw("master", json.dumps(batch).encode())
+    assert status == 504
+    assert (body["first_index"], body["last_index"], body["index"], body["w"]) == (2, 4, 4, 3)
     cluster.start_secondary(1)
-    assert await cluster.wait_converged(["secondary-0", "secondary-1"]) == ["slow"]
+    assert await cluster.wait_converged(["secondary-0", "secondary-1"]) == ["slow", "b1", "b2", "b3"]
 
 
 async def test_suspend_on_slaves_dead_fails_fast(make_cluster: Callable[..., Cluster]) -> None:

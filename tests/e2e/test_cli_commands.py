@@ -122,7 +122,7 @@ async def test_errors_and_exit_codes(cluster: Cluster) -> None:
     assert (bad_w.code, bad_w.err) == (1, "replog: 'w' must be an integer in 1..3, got 9\n")
     assert bad_w.json() == {"error": "'w' must be an integer in 1..3, got 9", "status": 400}
     usage = await replog("append", "x", "--w", "three")
-    assert usage.code == 2 and "argument --w" in usage.err
+    assert usage.code == 2 and "argument -w/--w: not an integer" in usage.err
     gone = await replog("health", "--url", f"127.0.0.1:{free_port()}")
     assert gone.code == 1 and gone.err.startswith("replog: cannot reach http://127.0.0.1:")
     cluster.kill("secondary-1")

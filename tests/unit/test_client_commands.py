@@ -32,6 +32,10 @@ def test_options_parse() -> None:
     assert (args.from_, args.limit, args.node) == (3, 2, "h:8000")
 
 
+def test_short_w_is_the_same_as_long_w() -> None:
+    assert build_parser().parse_args(["append", "hello", "-w", "2"]).w == 2
+
+
 @pytest.mark.parametrize("argv", [["append"], ["append", "x", "--w", "zero"], ["list", "--from", "0"], ["nope"]])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Append MSG on the master, or with MSG '-' every line of stdin as one message, in batches.",
     )
     parser.add_argument("msg", metavar="MSG", help="the message; '-' reads one message per line from stdin")
-    parser.add_argument("--w", type=positive_int, default=None, help="write concern (default: the server's)")
+    parser.add_argument("-w", "--w", type=positive_int, default=None, help="write concern (default: the server's)")
     parser.add_argument(
         "--request-id",
         default=None,

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from replog.errors import InvalidRequest, ReplogError, RequestTimeout
 from replog.metrics import CONTENT_TYPE, NodeMetrics
-from replog.node.master import MasterNode, WriteConcernTimeout
+from replog.node.master import AppendResult, MasterNode, WriteConcernTimeout
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry
 from replog.web.errors import describe, outcome_of, status_for
@@ -46,6 +46,13 @@ MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)
 def _error(status: int, message: str, **extra: object) -> web.Response:
     headers = {"Retry-After": "1"} if status == 503 else None
     return web.json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+def _indexes(result: AppendResult, batch: bool) -> dict[str, int]:
+    """Where an append's entries are: `index` (the last), plus the range for a batch."""
+    if batch:
+        return {"index": result.last_index, "first_index": result.first_index, "last_index": result.last_index}
+    return {"index": result.last_index}
 
 
 @web.middleware
@@ -97,11 +104,11 @@ def master_app(node: MasterNode) -> web.Application:
             result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
         except Exception as exc:
             node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
+            if isinstance(exc, WriteConcernTimeout):  # The entries stay: say where, as the 201 would.
+                return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
             raise
         node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
-        answer: dict[str, object] = {"index": result.last_index, "w": result.w, "duplicate": result.duplicate}
-        if parsed.batch:
-            answer.update(first_index=result.first_index, last_index=result.last_index)
+        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
         return web.json_response(answer, status=200 if result.duplicate else 201)
 
     async def messages(request: web.Request) -> web.StreamResponse:
