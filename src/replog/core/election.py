@@ -10,7 +10,7 @@ Roles: FOLLOWER → (timeout) PRE_CANDIDATE → (majority of pre-votes) CANDIDAT
 votes) LEADER. A pre-candidate has its own role value because "no leader known, election in
 progress" is what the shell must answer clients (503); for replication it is still a follower.
 
-Inputs (each takes `now_ms`; the core never reads a clock):
+Inputs (time comes in as `now_ms`; the core never reads a clock):
 - `tick(now_ms)`: call often (every ~T/10). Followers campaign when their timeout expires; a leader
   steps down when it has not heard from a majority within T (check-quorum).
 - `on_message(message, now_ms)`: a `VoteRequest`, `VoteResponse` or `TimeoutNow` from another node.
@@ -37,6 +37,17 @@ that caused them, so that a new term is durable before entries of that term are 
 `LogPosition(last_term, last_index)` (`(0, 0)` when empty): read when campaigning and when
 answering a vote, because the log moves between calls. Synced, because the Follower acks only
 synced entries, so a vote never claims or weighs entries a crash could take away.
+
+A shell, in outline:
+
+    election = Election(config, hard_state=meta.hard_state, log_position=store.position, rng=rng, now_ms=now)
+    election.on_message(vote_from_peer, now)      # or tick / on_leader_contact / ...
+    for out in election.take_outputs():
+        match out:
+            case PersistHardState(term, voted_for): meta.write_hard_state(term, voted_for)  # + fsync
+            case SendVote(peer, message): vote_client.post(peer, message)  # answers go to on_message
+            case BecameLeader(term): start_leader(term)
+            case _: stop_leading()  # idempotent; client forwarding reads election.leader_id
 """
 
 from __future__ import annotations
