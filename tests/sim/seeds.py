@@ -14,8 +14,8 @@ __all__ = ["sim_seeds"]
 SEEDS_DEFAULT = 200
 
 
-def sim_seeds() -> list[int]:
+def sim_seeds(default: int = SEEDS_DEFAULT) -> list[int]:
     single = os.environ.get("REPLOG_SIM_SEED")
     if single:
         return [int(single)]
-    return list(range(int(os.environ.get("REPLOG_SIM_SEEDS", SEEDS_DEFAULT))))
+    return list(range(int(os.environ.get("REPLOG_SIM_SEEDS", default))))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replog.core.messages import Message
+from replog.core.vote_messages import VoteMessage
 from replog.types import Entry, HealthState, PeerId
 
 MASTER: PeerId = -1
@@ -15,15 +16,22 @@ MASTER: PeerId = -1
 
 __all__ = [
     "MASTER",
+    "BecameCandidate",
+    "BecameFollower",
+    "BecameLeader",
+    "BecamePreCandidate",
     "CatchUp",
+    "ElectionOutput",
     "Disconnect",
     "HealthChanged",
     "Output",
     "Persist",
+    "PersistHardState",
     "ReadOnlyChanged",
     "Reject",
     "Release",
     "Send",
+    "SendVote",
     "SetLogId",
 ]
 
@@ -97,3 +105,50 @@ class SetLogId:
 
 
 Output = Persist | Send | Disconnect | Release | Reject | HealthChanged | ReadOnlyChanged | CatchUp | SetLogId
+
+
+# Election outputs (core/election.py). A separate union: the Leader and the Follower never emit them.
+
+
+@dataclass(frozen=True, slots=True)
+class PersistHardState:
+    """Write (term, voted_for) to meta.json and fsync it before acting on any later output."""
+
+    term: int
+    voted_for: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendVote:
+    """Deliver an election message to node `peer` (best effort: a lost one is retried by a timeout)."""
+
+    peer: int
+    message: VoteMessage
+
+
+@dataclass(frozen=True, slots=True)
+class BecameFollower:
+    """Follow `leader_id` in `term` (None: no leader known yet); also emitted when either changes."""
+
+    term: int
+    leader_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BecamePreCandidate:
+    """Asking for pre-votes for `term + 1`; still a follower for replication, with no leader known."""
+
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class BecameCandidate:
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class BecameLeader:
+    term: int
+
+
+ElectionOutput = PersistHardState | SendVote | BecameFollower | BecamePreCandidate | BecameCandidate | BecameLeader
