@@ -151,7 +151,7 @@ class AsyncClient:
                 start = page[-1].index + 1
             if len(page) < page_size:
                 delay = next_poll_delay(delay, bool(page), poll_interval)
-                await asyncio.sleep(delay)  # why: backoff between connection retries
+                await asyncio.sleep(delay)  # why: tail polls; the server has no push channel for new messages
 
     async def last_index(self) -> int:
         return last_index(await self._send(_http.get_call("/health", self.timeout)))
@@ -193,7 +193,7 @@ class AsyncClient:
                 delay = next(delays, None)
                 if delay is None:
                     raise _http.connection_failed(self.url, failure.__cause__ or failure, attempt) from None
-                await asyncio.sleep(delay)  # why: tail polls the master; no push channel
+                await asyncio.sleep(delay)  # why: backoff between connection retries
                 attempt += 1
                 continue
             return _http.decode(status, body, retry_after)

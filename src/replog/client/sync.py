@@ -154,7 +154,7 @@ class Client:
                 start = page[-1].index + 1
             if len(page) < page_size:
                 delay = next_poll_delay(delay, bool(page), poll_interval)
-                time.sleep(delay)  # why: backoff between connection retries
+                time.sleep(delay)  # why: tail polls; the server has no push channel for new messages
 
     def last_index(self) -> int:
         """The newest index this node serves (the master's last synced entry, a secondary's contiguous prefix)."""
@@ -202,7 +202,7 @@ class Client:
                 delay = next(delays, None)
                 if delay is None:
                     raise _http.connection_failed(self.url, failure.__cause__ or failure, attempt) from None
-                time.sleep(delay)  # why: tail polls the master; no push channel
+                time.sleep(delay)  # why: backoff between connection retries
                 attempt += 1
                 continue
             return _http.decode(status, body, retry_after)
