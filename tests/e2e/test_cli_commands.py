@@ -99,6 +99,17 @@ async def test_health(cluster: Cluster) -> None:
     assert [line.split()[3] for line in lines[2:]] == ["Healthy", "Healthy"]
 
 
+async def test_url_lists_several_nodes_and_skips_one_that_is_down(cluster: Cluster) -> None:
+    down, master = f"127.0.0.1:{free_port()}", cluster.url("master")
+    nodes = f"{down},{master}"
+    appended = await replog("append", "kek", "--url", nodes, "--json")
+    assert (appended.code, appended.json(), appended.err) == (0, {"index": 1, "w": 1, "duplicate": False}, "")
+    listed = await replog("list", "--json", env={"REPLOG_URL": nodes})
+    assert listed.json() == [{"index": 1, "msg": "kek"}]
+    table = await replog("health", "--url", nodes)
+    assert table.out.splitlines()[1].split()[:3] == ["master", master, "read-write"]  # the node that answered
+
+
 async def test_faults_show_and_set(cluster: Cluster) -> None:
     url = cluster.url("secondary-0")
     shown = await replog("faults", url, "--json")

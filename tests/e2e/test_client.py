@@ -1,24 +1,32 @@
-"""replog.client against real nodes: results, errors with the server's words, tail, and retries that never duplicate."""
+"""replog.client against real nodes (results, errors with the server's words, tail, retries that never duplicate),
+and failing over between nodes played in-process by aiohttp (elections, dead nodes, the deadline)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from replog.client import (
     AppendResult,
     AsyncClient,
     BatchResult,
     Client,
+    ConnectionFailed,
     InvalidRequest,
     Message,
+    NoLeader,
     ReadOnly,
+    ReplogClientError,
     RetryPolicy,
     Unauthorized,
     Unavailable,
@@ -341,3 +349,175 @@ def test_connection_failed_names_the_url() -> None:
     port = free_port()
     with pytest.raises(Exception, match=f"cannot reach http://127.0.0.1:{port}"):
         Client(f"127.0.0.1:{port}", retry=RetryPolicy(attempts=2, base_delay=0.01)).health()
+
+
+# -------------------------------------------------------------- failover
+
+# Quick rounds, so that a test sees several of them well inside its deadline.
+QUICK = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+NO_LEADER = (503, {"error": "no leader: election in progress (term 7)"})
+ACCEPTED = (201, {"index": 1, "w": 1, "duplicate": False})
+BATCH_ACCEPTED = (201, {"first_index": 2, "last_index": 3, "index": 3, "w": 1, "duplicate": False})
+SECONDARY_HEALTH = {"role": "secondary", "id": 0, "contiguous_index": 1, "master_connected": True}
+
+
+class FakeNode:
+    """One node of a cluster in failover, played in-process by aiohttp: each request gets its script's next
+    answer (the last one repeats). It records what reached it, to show every try carried the same request_id."""
+
+    def __init__(self, *answers: tuple[int, Any]) -> None:
+        self.answers = list(answers)
+        self.seen: list[dict[str, Any]] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        self.seen.append({"method": request.method, "path": request.path, **body})
+        status, answer = self.answers[min(len(self.seen), len(self.answers)) - 1]
+        return web.json_response(answer, status=status, headers={"Retry-After": "1"})
+
+    def request_ids(self) -> list[str]:
+        return [seen["request_id"] for seen in self.seen]
+
+
+@pytest.fixture
+async def serve_node() -> AsyncIterator[Callable[[FakeNode], Awaitable[str]]]:
+    """Start a FakeNode on an ephemeral port of 127.0.0.1; returns its URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(node: FakeNode) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", node.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        node.url = f"http://{host}:{port}"
+        return node.url
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def _closed_port() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+async def _calls(kind: str, urls: list[str], *calls: Callable[[Any], Any], **options: Any) -> list[Any]:
+    """Run `calls` one after the other on one client of `kind` ("sync" in a thread, so the fake nodes on this
+    loop keep answering; or "async"); each call takes the client and returns a result (or an awaitable)."""
+    if kind == "sync":
+
+        def run() -> list[Any]:
+            with Client(urls, retry=QUICK, **options) as client:
+                return [call(client) for call in calls]
+
+        return await asyncio.to_thread(run)
+    results = []
+    async with AsyncClient(urls, retry=QUICK, **options) as client:
+        for call in calls:
+            result = call(client)
+            results.append(await result if inspect.isawaitable(result) else result)
+    return results
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_append_rides_out_an_election_with_one_request_id(
+    kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    """A dead leader (closed port) and two nodes still electing: the append goes round until one takes it."""
+    electing = FakeNode(NO_LEADER)
+    winner = FakeNode(NO_LEADER, ACCEPTED, BATCH_ACCEPTED)
+    urls = [_closed_port(), await serve_node(electing), await serve_node(winner)]
+    result, url_after, batch = await _calls(
+        kind,
+        urls,
+        lambda c: c.append("x", request_id="failover-1"),
+        lambda c: c.url,
+        lambda c: c.append_many(["a", "b"], request_id="failover-2"),
+    )
+    assert result == AppendResult(index=1, w=1, duplicate=False)
+    # Two rounds of dead, electing, winner: the winner takes the second try that reaches it.
+    assert electing.request_ids() == ["failover-1"] * 2
+    assert winner.request_ids()[:2] == ["failover-1"] * 2
+    # The next call starts at the node that answered: nobody else hears of it.
+    assert url_after == winner.url and batch == BatchResult(2, 3, 1, False)
+    assert winner.request_ids()[2:] == ["failover-2"] and len(electing.seen) == 2
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("layout", [("electing", "electing"), ("dead", "dead"), ("dead", "electing")])
+async def test_failover_gives_up_at_its_deadline_naming_the_nodes_and_the_last_error(
+    kind: str, layout: tuple[str, str], serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    fakes = [FakeNode(NO_LEADER) if role == "electing" else None for role in layout]
+    urls = [await serve_node(fake) if fake else _closed_port() for fake in fakes]
+    deadline = 0.5
+    started = time.monotonic()
+    with pytest.raises(ReplogClientError) as caught:
+        await _calls(kind, urls, lambda c: c.append("x", request_id="doomed"), failover_timeout=deadline)
+    elapsed = time.monotonic() - started
+    # Gave up because of the deadline, not a count of attempts: it kept trying until then, and not longer.
+    assert deadline - QUICK.max_delay <= elapsed <= deadline + 0.25
+    message = str(caught.value)
+    assert message.startswith("no node took the request within failover_timeout=0.5 s (")
+    assert f" attempts on {urls[0]}, {urls[1]}); last error: " in message
+    # The last error is the last node's, whichever of the two the deadline fell on.
+    last = message.split("; last error: ", 1)[1]
+    if last.startswith("cannot reach "):
+        assert isinstance(caught.value, ConnectionFailed) and caught.value.attempts > 3
+        assert layout[urls.index(last.split()[2].rstrip(":"))] == "dead"
+    else:
+        assert isinstance(caught.value, NoLeader) and caught.value.retry_after == 1.0
+        url, error = last.split(": ", 1)
+        assert layout[urls.index(url)] == "electing" and error == NO_LEADER[1]["error"]
+    for fake in filter(None, fakes):
+        assert len(fake.seen) > 3 and set(fake.request_ids()) == {"doomed"}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ((503, {"error": READ_ONLY}), ReadOnly),
+        ((503, {"error": "too many appends waiting (waiters_max=1)"}), Unavailable),
+        ((400, {"error": "'w' must be an integer in 1..3, got 9"}), InvalidRequest),
+        ((504, {"error": "w=3 not reached in 300 ms", "index": 4, "w": 3}), WriteConcernTimeout),
+    ],
+)
+async def test_other_answers_stay_final_with_several_nodes(
+    kind: str, answer: tuple[int, Any], error: type[Exception], serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    first, second = FakeNode(answer), FakeNode(ACCEPTED)
+    urls = [await serve_node(first), await serve_node(second)]
+    with pytest.raises(error) as caught:
+        await _calls(kind, urls, lambda c: c.append("x"))
+    assert type(caught.value) is error and str(caught.value) == answer[1]["error"]
+    assert (len(first.seen), second.seen) == (1, [])
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_reads_try_the_next_node_when_one_does_not_answer(
+    kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    reader = FakeNode((200, [{"index": 1, "msg": "a"}]), (200, SECONDARY_HEALTH))
+    urls = [_closed_port(), await serve_node(reader)]
+    messages, health = await _calls(kind, urls, lambda c: c.messages(), lambda c: c.node_health())
+    assert messages == ["a"] and health.contiguous_index == 1
+    assert [(seen["method"], seen["path"]) for seen in reader.seen] == [("GET", "/messages"), ("GET", "/health")]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_one_url_keeps_a_no_leader_answer_final_unless_given_a_failover_timeout(
+    kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    node = FakeNode(NO_LEADER, NO_LEADER, ACCEPTED)
+    url = await serve_node(node)
+    with pytest.raises(NoLeader, match=r"^no leader: election in progress \(term 7\)$"):
+        await _calls(kind, [url], lambda c: c.append("x"))
+    assert len(node.seen) == 1
+    # Opting in with one URL (a load balancer in front of the nodes, say) rides out the election there.
+    (result,) = await _calls(kind, [url], lambda c: c.append("x", request_id="lb-1"), failover_timeout=5)
+    assert result.index == 1 and node.request_ids()[1:] == ["lb-1", "lb-1"]

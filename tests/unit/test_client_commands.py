@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
@@ -55,6 +56,32 @@ def test_unreachable_node_exits_1_with_json_error(
     out, err = capsys.readouterr()
     assert err.startswith("replog: cannot reach http://127.0.0.1:") and "Connection refused" in err
     assert out.startswith('{"error": "cannot reach') and '"status": null' in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"), [(["faults", "a:1,b:2"], "URL"), (["list", "--node", "a:1,b:2"], "--node")]
+)
+def test_commands_aimed_at_one_node_refuse_several(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"replog: {option} must be one node's URL, got 2: http://a:1,http://b:2\n"
+
+
+def test_url_takes_several_nodes_and_the_give_up_names_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["append", "--help"]) == 0
+    assert "a node's URL, or several comma-separated" in " ".join(capsys.readouterr().out.split())
+    monkeypatch.setattr(_common, "RETRY", RetryPolicy(base_delay=0.01, max_delay=0.02))
+    monkeypatch.setattr(_common, "FAILOVER_TIMEOUT", 0.2)
+    first, second = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("REPLOG_URL", f"{first},{second}")
+    assert main(["append", "x", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith("replog: no node took the request within failover_timeout=0.2 s (")
+    assert f"attempts on http://{first}, http://{second}); last error: cannot reach http://" in err
+    assert json.loads(out)["status"] is None
 
 
 def test_batches_strip_line_breaks_and_bound_count_and_bytes() -> None:

@@ -15,9 +15,14 @@ send and what each answer means is written once, in `_http`, as pure functions b
 
 Retries: a request that gets no answer (refused, reset, closed early, connect timeout) is retried with
 exponential backoff (`RetryPolicy`). Every append carries a request_id, a fresh uuid4 unless the caller
-gives one, and each retry resends the same id: if the lost attempt had been stored, the master answers
+gives one, and each retry resends the same id: if the lost attempt had been stored, the node answers
 `duplicate=True` with the original index instead of appending again. Server answers, errors included, are
-never retried: they raise the exception for their status carrying the server's message (see `errors`).
+not retried: they raise the exception for their status carrying the server's message (see `errors`).
+
+Failover: given several nodes (`Client("http://a:7000,http://b:8000")` or a list, or $REPLOG_URL with
+commas), a request that gets no answer, or a 503 "no leader" while the cluster elects one, moves on to the
+next node, with the same request_id, until `failover_timeout` seconds (default 10) have passed; a call
+starts at the node that last answered. With one URL nothing changes. The rules are in `failover`.
 
 `AsyncClient` is imported on first use: aiohttp takes longer to import than a CLI command takes to run.
 """
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from replog.client.errors import (
     ConnectionFailed,
     InvalidRequest,
+    NoLeader,
     ReadOnly,
     ReplogClientError,
     StorageFull,
@@ -61,6 +67,7 @@ __all__ = [
     "InvalidRequest",
     "MasterHealth",
     "Message",
+    "NoLeader",
     "PeerStatus",
     "ReadOnly",
     "ReplogClientError",

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from replog.client.errors import (
     ConnectionFailed,
     InvalidRequest,
+    NoLeader,
     ReadOnly,
     ReplogClientError,
     StorageFull,
@@ -39,6 +40,7 @@ __all__ = [
     "headers",
     "messages_path",
     "resolve_url",
+    "resolve_urls",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:7000"
@@ -63,7 +65,26 @@ class Call:
 def resolve_url(url: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The node's base URL: the argument, else $REPLOG_URL, else the default master; `host:port` is accepted."""
     environ = os.environ if environ is None else environ
-    text = (url or environ.get(ENV_URL) or DEFAULT_URL).strip()
+    return _base_url(url or environ.get(ENV_URL) or DEFAULT_URL)
+
+
+def resolve_urls(urls: str | Sequence[str] | None, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The nodes' base URLs, in the order given: the argument, else $REPLOG_URL, else the default master.
+
+    A string may name several nodes separated by commas, as $REPLOG_URL and `--url` do. Blank entries (a
+    trailing comma) are skipped and a node named twice is kept once, where it first appears.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = (urls or environ.get(ENV_URL) or DEFAULT_URL) if urls is None or isinstance(urls, str) else urls
+    texts = [chosen] if isinstance(chosen, str) else list(chosen)
+    found = [_base_url(part) for text in texts for part in text.split(",") if part.strip()]
+    if not found:
+        raise ValueError(f"no node URL in {urls!r}")
+    return tuple(dict.fromkeys(found))
+
+
+def _base_url(text: str) -> str:
+    text = text.strip()
     if "://" not in text:
         text = "http://" + text
     parts = urlsplit(text)
@@ -169,14 +190,22 @@ def _error(status: int, data: Any, body: bytes, retry_after: str | None) -> Repl
     if status in UNAUTHORIZED_STATUSES:
         return Unauthorized(message, status=status)
     if status == 503:
-        kind = ReadOnly if message.startswith("read-only") else Unavailable
-        return kind(message, retry_after=_seconds(retry_after))
+        return _unavailable_kind(message)(message, retry_after=_seconds(retry_after))
     if status == 504:
         extra = data if isinstance(data, dict) else {}
         return WriteConcernTimeout(message, index=_int_or_none(extra.get("index")), w=_int_or_none(extra.get("w")))
     if status == 507:
         return StorageFull(message, status=status)
     return ReplogClientError(message, status=status)
+
+
+def _unavailable_kind(message: str) -> type[Unavailable]:
+    """Which 503: the server's message starts with its reason (web/api.py words them)."""
+    if message.startswith("read-only"):
+        return ReadOnly
+    if message.startswith("no leader"):
+        return NoLeader
+    return Unavailable
 
 
 def _seconds(value: str | None) -> float | None:

@@ -8,15 +8,16 @@ is borrowed and left open.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import random
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
 
 import aiohttp
 
-from replog.client import _http
+from replog.client import _http, failover
 from replog.client._paging import PAGE_SIZE, POLL_MIN_S, check_paging, last_index, next_poll_delay
-from replog.client.errors import ReplogClientError
+from replog.client.errors import NoLeader, ReplogClientError
 from replog.client.results import (
     AppendResult,
     BatchResult,
@@ -53,23 +54,32 @@ class _Retry(Exception):
 
 
 class AsyncClient:
-    """An asyncio client of one replog node; see `replog.client.Client` for the meaning of each method."""
+    """An asyncio client of a replog cluster; see `replog.client.Client` for the arguments and each method."""
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         *,
         token: str | None = None,
         timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        failover_timeout: float | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.url = _http.resolve_url(url)
+        self.urls = _http.resolve_urls(url)
+        self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self._current = 0
+        self._rng = random.Random()
         self._session = session
         self._owns_session = session is None
+
+    @property
+    def url(self) -> str:
+        """The node a call tries first: the one that last answered (at first, the first URL given)."""
+        return self.urls[self._current]
 
     # ------------------------------------------------------------- lifecycle
 
@@ -87,7 +97,7 @@ class AsyncClient:
         await self.close()
 
     def __repr__(self) -> str:
-        return f"AsyncClient({self.url!r})"
+        return f"AsyncClient({','.join(self.urls)!r})"
 
     # --------------------------------------------------------------- appends
 
@@ -151,7 +161,7 @@ class AsyncClient:
                 start = page[-1].index + 1
             if len(page) < page_size:
                 delay = next_poll_delay(delay, bool(page), poll_interval)
-                await asyncio.sleep(delay)  # why: backoff between connection retries
+                await asyncio.sleep(delay)  # why: tail polls; the server has no push channel for new messages
 
     async def last_index(self) -> int:
         return last_index(await self._send(_http.get_call("/health", self.timeout)))
@@ -184,33 +194,51 @@ class AsyncClient:
     # -------------------------------------------------------------- transport
 
     async def _send(self, call: _http.Call) -> Any:
-        delays = self.retry.delays()
-        attempt = 1
+        """Send, retrying as `failover` decides; decode the answer or raise the server's error."""
+        loop = asyncio.get_running_loop()
+        tries = failover.Failover(
+            self.urls,
+            start=self._current,
+            policy=self.retry,
+            deadline=self.failover_timeout,
+            now=loop.time(),
+            rng=self._rng,
+        )
         while True:
+            node = tries.node
+            connect_timeout = tries.connect_timeout(call.timeout, loop.time())
             try:
-                status, body, retry_after = await self._once(call, attempt)
+                status, body, retry_after = await self._once(call, node, connect_timeout, tries.tries + 1)
+                if status < 500:
+                    self._current = node  # it answers: start there next time
+                return _http.decode(status, body, retry_after)
             except _Retry as failure:
-                delay = next(delays, None)
-                if delay is None:
-                    raise _http.connection_failed(self.url, failure.__cause__ or failure, attempt) from None
-                await asyncio.sleep(delay)  # why: tail polls the master; no push channel
-                attempt += 1
-                continue
-            return _http.decode(status, body, retry_after)
+                reason: BaseException = failure.__cause__ or failure
+            except NoLeader as refusal:
+                if not tries.retries_no_leader():
+                    raise
+                reason = refusal
+            step = tries.failed(reason, loop.time())
+            if isinstance(step, ReplogClientError):
+                raise step from None
+            await asyncio.sleep(step.delay)  # why: backoff between retries; a cluster in trouble is not hammered
 
-    async def _once(self, call: _http.Call, attempt: int) -> tuple[int, bytes, str | None]:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.timeout, sock_read=call.timeout)
+    async def _once(
+        self, call: _http.Call, node: int, connect_timeout: float | None, attempt: int
+    ) -> tuple[int, bytes, str | None]:
+        url = self.urls[node]
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=call.timeout)
         try:
             async with self._http().request(
-                call.method, self.url + call.path, data=call.body, headers=self._headers, timeout=timeout
+                call.method, url + call.path, data=call.body, headers=self._headers, timeout=timeout
             ) as response:
                 return response.status, await response.read(), response.headers.get("Retry-After")
         except _RETRYABLE as exc:
             raise _Retry() from exc
         except TimeoutError:
-            raise _http.connection_failed(self.url, f"no answer within {call.timeout} s", attempt) from None
+            raise _http.connection_failed(url, f"no answer within {call.timeout} s", attempt) from None
         except aiohttp.ClientError as exc:
-            raise _http.connection_failed(self.url, exc, attempt) from None
+            raise _http.connection_failed(url, exc, attempt) from None
 
     def _http(self) -> aiohttp.ClientSession:
         """Created on first use, inside the running loop, as aiohttp requires."""

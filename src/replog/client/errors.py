@@ -1,16 +1,18 @@
 """Exceptions of the client: one class per thing a caller can do something about.
 
 The server's own message (`{"error": "..."}`) is the exception's text, unchanged, so a program can log
-it and a person can act on it without knowing the status code. The status is kept on `.status`.
+it and a person can act on it without knowing the status code. The status is kept on `.status`. A client
+that gives up after trying several nodes says so, then quotes the last node's error.
 
 ReplogClientError              any failure; `.status` is the HTTP status, None when there was no answer
-├── ReadOnly                   503 read-only: no quorum; retry later (`.retry_after` seconds)
-├── Unavailable                any other 503 (not enough replicas, overloaded, storage error)
+├── Unavailable                503: not now (not enough replicas, overloaded, storage error), and:
+│   ├── ReadOnly               503 read-only: no quorum; retry later (`.retry_after` seconds)
+│   └── NoLeader               503 no leader: an election is in progress; retried across the nodes given
 ├── WriteConcernTimeout        504: stored on the master as `.index`, `w` not reached in time
 ├── InvalidRequest             400, 404, 405, 408, 413: the request itself is wrong; retrying will not help
 ├── Unauthorized               401, 403: missing or wrong token (see the server's client/read/cluster_token)
 ├── StorageFull                507: the master's disk is full
-└── ConnectionFailed           no answer at all, after the retries the policy allows
+└── ConnectionFailed           no answer at all, after the retries the policy (or the failover deadline) allows
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "ConnectionFailed",
     "InvalidRequest",
+    "NoLeader",
     "ReadOnly",
     "ReplogClientError",
     "StorageFull",
@@ -48,6 +51,14 @@ class ReadOnly(Unavailable):
     """503 because the master has no quorum; it takes writes again by itself once quorum returns.
 
     A subclass of Unavailable so that `except Unavailable` covers every 503.
+    """
+
+
+class NoLeader(Unavailable):
+    """503 because an election is in progress and no node leads yet.
+
+    A client given several nodes (or a `failover_timeout`) retries it by itself until its deadline, and
+    raises it only when the deadline passes with the last node still saying so.
     """
 
 

@@ -1,9 +1,10 @@
 """How often and how patiently a client retries a request that got no answer.
 
-Only failures to get any answer are retried (refused, reset, closed before the answer, connect timeout):
-the server's own answers, errors included, are final and returned or raised at once. Retrying is safe
-because every append carries a request_id, so a request that was stored before its answer was lost
-is recognised by the master and not appended twice.
+Only failures to get any answer are retried (refused, reset, closed before the answer, connect timeout),
+plus, for a client given several nodes, a 503 "no leader" during an election (see `failover`): every other
+answer of the server, errors included, is final and returned or raised at once. Retrying is safe because
+every append carries a request_id, so a request that was stored before its answer was lost is recognised
+and not appended twice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["RetryPolicy"]
+
+# 2**60 times any sensible base delay is far beyond any cap; more doublings would only risk an overflow.
+_DOUBLINGS_MAX = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,15 @@ class RetryPolicy:
         """The waits between attempts: `attempts - 1` of them."""
         rng = rng or random.Random()
         for k in range(self.attempts - 1):
-            nominal = min(self.max_delay, self.base_delay * 2**k)
-            yield nominal / 2 + rng.uniform(0, nominal / 2)
+            yield self.delay(k, rng.random())
+
+    def delay(self, retry: int, jitter: float) -> float:
+        """The wait before retry number `retry` (0 for the first); `jitter` is a uniform draw from [0, 1).
+
+        The exponent is capped so that a long failover deadline cannot overflow the float.
+        """
+        nominal = min(self.max_delay, self.base_delay * 2 ** min(retry, _DOUBLINGS_MAX))
+        return nominal / 2 + jitter * nominal / 2
 
 
 NO_RETRY = RetryPolicy(attempts=1)

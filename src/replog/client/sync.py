@@ -12,16 +12,18 @@ turns; use one Client per thread for parallel requests.
 from __future__ import annotations
 
 import http.client
+import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
-from replog.client import _http
+from replog.client import _http, failover
 from replog.client._paging import PAGE_SIZE, POLL_MIN_S, check_paging, last_index, next_poll_delay
-from replog.client.errors import ReplogClientError
+from replog.client.errors import NoLeader, ReplogClientError
 from replog.client.results import (
     AppendResult,
     BatchResult,
@@ -45,32 +47,46 @@ class _Retry(Exception):
 
 
 class Client:
-    """A blocking client of one replog node (the master, unless you only read or set faults).
+    """A blocking client of a replog cluster: one node's URL, or several nodes' URLs to fail over between.
 
-    `url` defaults to $REPLOG_URL, then http://127.0.0.1:7000; `token` (default $REPLOG_TOKEN) is sent as a
-    Bearer token. `timeout` bounds each socket wait in seconds (None: forever); an append with `timeout_ms`
-    waits at least that long plus a grace period.
+    `url` is one node's URL, several comma-separated in one string, or a list of them; it defaults to
+    $REPLOG_URL (which may list several too), then http://127.0.0.1:7000. `token` (default $REPLOG_TOKEN)
+    is sent as a Bearer token. `timeout` bounds each socket wait in seconds (None: forever); an append with
+    `timeout_ms` waits at least that long plus a grace period.
+
+    With one URL, a request that gets no answer is retried on that node as `retry` allows, and every answer
+    is final. With several URLs (or with `failover_timeout` set), a request that gets no answer, or a 503
+    "no leader" during an election, is tried on the next node, with the same request_id and `retry`'s
+    backoff after each round, until `failover_timeout` seconds (default 10 with several URLs) have passed
+    since the call began; then it raises the last error, naming the nodes tried. Any other answer is final,
+    read-only (no quorum) included. A call starts at the node that last answered.
     """
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         *,
         token: str | None = None,
         timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
+        failover_timeout: float | None = None,
     ) -> None:
-        self.url = _http.resolve_url(url)
+        self.urls = _http.resolve_urls(url)
+        self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        parts = urlsplit(self.url)
-        self._prefix = parts.path
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
+        self._nodes = [_Node.parse(u) for u in self.urls]
+        self._current = 0
         self._conn: http.client.HTTPConnection | None = None
+        self._conn_node = 0
+        self._rng = random.Random()
         self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The node a call tries first: the one that last answered (at first, the first URL given)."""
+        return self.urls[self._current]
 
     # ------------------------------------------------------------- lifecycle
 
@@ -85,7 +101,7 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client({self.url!r})"
+        return f"Client({','.join(self.urls)!r})"
 
     # --------------------------------------------------------------- appends
 
@@ -154,7 +170,7 @@ class Client:
                 start = page[-1].index + 1
             if len(page) < page_size:
                 delay = next_poll_delay(delay, bool(page), poll_interval)
-                time.sleep(delay)  # why: backoff between connection retries
+                time.sleep(delay)  # why: tail polls; the server has no push channel for new messages
 
     def last_index(self) -> int:
         """The newest index this node serves (the master's last synced entry, a secondary's contiguous prefix)."""
@@ -168,7 +184,7 @@ class Client:
         return health
 
     def node_health(self) -> MasterHealth | SecondaryHealth:
-        """/health of whichever node this URL is."""
+        """/health of whichever node this URL is (with several URLs: of the first that answers; see `url`)."""
         return parse_health(self._send(_http.get_call("/health", self.timeout)))
 
     # ----------------------------------------------------------------- faults
@@ -192,31 +208,46 @@ class Client:
     # -------------------------------------------------------------- transport
 
     def _send(self, call: _http.Call) -> Any:
-        """Send with retries on connection failures; decode the answer or raise the server's error."""
-        delays = self.retry.delays()
-        attempt = 1
+        """Send, retrying as `failover` decides; decode the answer or raise the server's error."""
+        tries = failover.Failover(
+            self.urls,
+            start=self._current,
+            policy=self.retry,
+            deadline=self.failover_timeout,
+            now=time.monotonic(),
+            rng=self._rng,
+        )
         while True:
+            node = tries.node
+            connect_timeout = tries.connect_timeout(call.timeout, time.monotonic())
             try:
-                status, body, retry_after = self._once(call, attempt)
+                status, body, retry_after = self._once(call, node, connect_timeout, tries.tries + 1)
+                if status < 500:
+                    self._current = node  # it answers: start there next time
+                return _http.decode(status, body, retry_after)
             except _Retry as failure:
-                delay = next(delays, None)
-                if delay is None:
-                    raise _http.connection_failed(self.url, failure.__cause__ or failure, attempt) from None
-                time.sleep(delay)  # why: tail polls the master; no push channel
-                attempt += 1
-                continue
-            return _http.decode(status, body, retry_after)
+                reason: BaseException = failure.__cause__ or failure
+            except NoLeader as refusal:
+                if not tries.retries_no_leader():
+                    raise
+                reason = refusal
+            step = tries.failed(reason, time.monotonic())
+            if isinstance(step, ReplogClientError):
+                raise step from None
+            time.sleep(step.delay)  # why: backoff between retries; a cluster in trouble is not hammered
 
-    def _once(self, call: _http.Call, attempt: int) -> tuple[int, bytes, str | None]:
+    def _once(
+        self, call: _http.Call, node: int, connect_timeout: float | None, attempt: int
+    ) -> tuple[int, bytes, str | None]:
         with self._lock:
-            conn = self._connect(call.timeout)
+            conn = self._connect(node, connect_timeout, call.timeout)
             try:
-                conn.request(call.method, self._prefix + call.path, body=call.body, headers=self._headers)
+                conn.request(call.method, self._nodes[node].prefix + call.path, body=call.body, headers=self._headers)
                 response = conn.getresponse()
                 body = response.read()
             except TimeoutError:
                 self._drop()
-                raise _http.connection_failed(self.url, f"no answer within {call.timeout} s", attempt) from None
+                raise _http.connection_failed(self.urls[node], f"no answer within {call.timeout} s", attempt) from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
                 raise _Retry() from exc
@@ -224,18 +255,21 @@ class Client:
                 self._drop()
             return response.status, body, response.getheader("Retry-After")
 
-    def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
-        """The kept-alive connection, or a new one; a failure to connect (even a timeout) is retried."""
+    def _connect(self, node: int, connect_timeout: float | None, timeout: float | None) -> http.client.HTTPConnection:
+        """The kept-alive connection to `node`, or a new one; a failure to connect (even a timeout) is retried."""
+        if self._conn is not None and self._conn_node != node:
+            self._drop()
         if self._conn is None:
-            factory = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = factory(self._host, self._port, timeout=timeout)
+            target = self._nodes[node]
+            factory = http.client.HTTPSConnection if target.https else http.client.HTTPConnection
+            conn = factory(target.host, target.port, timeout=connect_timeout)
             try:
                 conn.connect()
             except OSError as exc:
                 conn.close()
                 raise _Retry() from exc
-            self._conn = conn
-        elif self._conn.sock is not None:
+            self._conn, self._conn_node = conn, node
+        if self._conn.sock is not None:
             self._conn.sock.settimeout(timeout)
         return self._conn
 
@@ -243,3 +277,18 @@ class Client:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """What a connection to one node needs, parsed from its URL once."""
+
+    prefix: str
+    https: bool
+    host: str
+    port: int | None
+
+    @classmethod
+    def parse(cls, url: str) -> _Node:
+        parts = urlsplit(url)
+        return cls(parts.path, parts.scheme == "https", parts.hostname or "", parts.port)

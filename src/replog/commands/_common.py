@@ -41,6 +41,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 Handler = Callable[[argparse.Namespace], int]
 # The client's default: rides out a master restart of about three seconds before giving up.
 RETRY = RetryPolicy()
+# With several nodes in --url: the client's default deadline (None), 10 s to ride out a failover.
+FAILOVER_TIMEOUT: float | None = None
 
 
 class UsageError(Exception):
@@ -56,10 +58,15 @@ def output_options() -> argparse.ArgumentParser:
 
 
 def target_options() -> argparse.ArgumentParser:
-    """--url of the master, for commands that talk to the master."""
+    """--url of the master, or of several nodes to fail over between, for commands that talk to the master."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--url", default=None, help=f"the master's URL (default: ${ENV_URL}, else {DEFAULT_URL}); host:port is enough"
+        "--url",
+        default=None,
+        help=(
+            f"a node's URL, or several comma-separated (default: ${ENV_URL}, else {DEFAULT_URL}); host:port is enough; "
+            "with several, a request moves on to the next while one is down or electing a leader, for up to 10 s"
+        ),
     )
     return parent
 
@@ -74,11 +81,19 @@ def positive_int(text: str) -> int:
     return value
 
 
-def client_for(url: str | None, token: str | None = None) -> Client:
+def client_for(url: str | None, token: str | None = None, *, one_node: str | None = None) -> Client:
+    """The client for `url` (one node, or several comma-separated).
+
+    `one_node` names the option when it must name exactly one node (`faults URL`, `--node`): those talk to
+    that node, and going on to another would act on, or read from, a node the user did not name.
+    """
     try:
-        return Client(url, token=token, retry=RETRY)
+        client = Client(url, token=token, retry=RETRY, failover_timeout=FAILOVER_TIMEOUT)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if one_node is not None and len(client.urls) > 1:
+        raise UsageError(f"{one_node} must be one node's URL, got {len(client.urls)}: {','.join(client.urls)}")
+    return client
 
 
 def emit_json(data: Any, stream: TextIO | None = None) -> None:

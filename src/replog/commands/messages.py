@@ -1,4 +1,4 @@
-"""`replog list` and `replog tail`: read the log from the master or any secondary.
+"""`replog list` and `replog tail`: read the log from the master (or several nodes, failing over) or any secondary.
 
 Both page through GET /messages, so even a huge log is printed with bounded memory. Human output is one
 message per line, `index<TAB>message` (line breaks inside a message shown as \\n); `list --json` prints one
@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 
-from replog.client import Message
+from replog.client import Client, Message
 from replog.client._paging import PAGE_SIZE
 from replog.commands._common import (
     UsageError,
@@ -56,13 +56,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def _node_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--node", default=None, metavar="URL", help="read from this node (e.g. a secondary) instead")
+    parser.add_argument(
+        "--node", default=None, metavar="URL", help="read from this one node (e.g. a secondary) instead of --url"
+    )
 
 
 @guarded
 def run_list(args: argparse.Namespace) -> int:
     """Print messages from --from on, at most --limit of them, from the master or --node."""
-    with client_for(args.node or args.url, args.token) as client:
+    with _reader(args) as client:
         page_size = min(PAGE_SIZE, args.limit or PAGE_SIZE)
         messages = itertools.islice(client.iter_messages(args.from_, page_size), args.limit)
         if args.as_json:
@@ -77,7 +79,7 @@ def run_tail(args: argparse.Namespace) -> int:
     """Print the last -n messages (or those from --from on); with -f keep following the log."""
     if args.poll_interval <= 0:
         raise UsageError(f"--poll-interval must be positive, got {args.poll_interval}")
-    with client_for(args.node or args.url, args.token) as client:
+    with _reader(args) as client:
         start = args.from_ if args.from_ is not None else max(1, client.last_index() - max(args.lines, 0) + 1)
         if args.follow:
             messages = client.tail(from_=start, poll_interval=args.poll_interval)
@@ -86,6 +88,13 @@ def run_tail(args: argparse.Namespace) -> int:
         for message in messages:
             _print_one(message, args.as_json)
     return 0
+
+
+def _reader(args: argparse.Namespace) -> Client:
+    """--node is one node by design (to read what that node holds); --url may list several."""
+    if args.node:
+        return client_for(args.node, args.token, one_node="--node")
+    return client_for(args.url, args.token)
 
 
 def _print_one(message: Message, as_json: bool) -> None:
