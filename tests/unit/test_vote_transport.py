@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from replog.core.election import Election, ElectionConfig, HardState, LogPosition, Role
-from replog.core.outputs import PersistHardState, SendVote
+from replog.core.outputs import BecameLeader, PersistHardState, SendVote
 from replog.core.vote_messages import TimeoutNow, VoteMessage, VoteRequest, VoteResponse
 from replog.errors import ProtocolError
 from replog.net.auth import bearer
@@ -358,3 +358,75 @@ async def test_a_declared_oversized_body_is_refused_before_it_is_sent(serve: Ser
     finally:
         writer.close()
     assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+# ------------------------------------------------------------------ three elections, over HTTP
+
+
+class Node:
+    """A shell in miniature: an Election behind POST /vote, sending its votes with a VoteClient."""
+
+    def __init__(self, node_id: int, session: aiohttp.ClientSession, addresses: dict[int, str]) -> None:
+        self.loop = asyncio.get_running_loop()
+        config = ElectionConfig(node_id, nodes_total=3, preferred_id=0, election_timeout_ms=1000)
+        position = LogPosition(0, 0)
+        self.election = Election(
+            config,
+            hard_state=HardState(),
+            log_position=lambda: position,
+            rng=random.Random(node_id),
+            now_ms=self.now_ms(),
+        )
+        peers = {peer: address for peer, address in addresses.items() if peer != node_id}
+        self.client = VoteClient(session, peers, TOKEN, 1.0)
+        self.persisted: list[PersistHardState] = []
+        self.received: list[VoteMessage] = []
+        self.leading = asyncio.Event()
+
+    def now_ms(self) -> int:
+        return int(self.loop.time() * 1000)
+
+    def handle(self, message: VoteMessage) -> VoteMessage | None:
+        self.received.append(message)
+        self.election.on_message(message, self.now_ms())
+        answer, rest = split_answer(message, self.election.take_outputs())
+        self.apply(rest)
+        return answer
+
+    def on_answer(self, answer: VoteMessage) -> None:
+        self.election.on_message(answer, self.now_ms())
+        self.apply(self.election.take_outputs())
+
+    def apply(self, outputs: list[Any]) -> None:
+        for output in outputs:
+            if isinstance(output, PersistHardState):
+                self.persisted.append(output)
+            elif isinstance(output, SendVote):
+                self.client.send_soon(output.peer, output.message, self.on_answer)
+            elif isinstance(output, BecameLeader):
+                self.leading.set()
+
+
+async def test_the_preferred_node_is_elected_through_real_requests(
+    serve: Serve, session: aiohttp.ClientSession
+) -> None:
+    nodes: dict[int, Node] = {}
+    addresses = {
+        i: await serve(vote_routes(lambda m, i=i: nodes[i].handle(m), cluster_token=TOKEN, body_timeout_s=1.0))
+        for i in range(3)
+    }
+    nodes.update({i: Node(i, session, addresses) for i in range(3)})
+    nodes[0].election.tick(nodes[0].now_ms())  # the preferred node campaigns at once; the others never tick
+    nodes[0].apply(nodes[0].election.take_outputs())
+    try:
+        await asyncio.wait_for(nodes[0].leading.wait(), timeout=5)
+    finally:
+        for node in nodes.values():
+            await node.client.close()
+    assert nodes[0].election.role is Role.LEADER and nodes[0].election.term == 1
+    # Pre-vote persisted nothing; the real vote made each voter write (term 1, voted for 0) before answering.
+    assert nodes[0].persisted == [PersistHardState(1, 0)]
+    assert any(nodes[i].persisted == [PersistHardState(1, 0)] for i in (1, 2))
+    # Every answer came back in a response body: nothing was POSTed to the candidate.
+    assert nodes[0].received == []
+    assert {type(m) for i in (1, 2) for m in nodes[i].received} == {VoteRequest}
