@@ -103,7 +103,7 @@ def encode_records(entries: Sequence[Entry]) -> list[Record]:
     pack_head, pack_covered, crc32 = LEN_CRC.pack, COVERED_HEAD.pack, zlib.crc32
     records: list[Record] = []
     for entry in entries:
-        index, payload, request_id = entry
+        index, payload, request_id, _term = entry
         if request_id is not None or type(payload) is not bytes or index < 1:
             records.append(encode_record(entry))
             continue
