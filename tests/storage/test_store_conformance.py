@@ -152,3 +152,56 @@ def test_set_log_id_persists_across_reopen(tmp_path: Path) -> None:
         disk.set_log_id("log-1")
     with SegmentLog.open(tmp_path) as disk:
         assert disk.log_id == "log-1"
+
+
+def with_terms(entries: list[Entry], terms: list[int]) -> list[Entry]:
+    return [entry._replace(term=term) for entry, term in zip(entries, terms, strict=True)]
+
+
+def test_terms_round_trip_and_form_epochs(store: LogStore) -> None:
+    entries = with_terms(make_entries(1, 40), [0] * 5 + [1] * 12 + [3] * 3 + [7] * 20)
+    for lo in range(1, 41, 9):
+        store.append(entries[lo - 1 : lo + 8])
+    store.sync()
+    assert store.read(1, 40, 10**9) == entries
+    assert [e.term for e in store.read(1, 40, 10**9)] == [e.term for e in entries]
+    assert store.epochs() == ((0, 1), (1, 6), (3, 18), (7, 21))
+    assert [store.term_at(i) for i in range(41)] == [0] + [e.term for e in entries]
+
+
+def test_an_empty_store_has_no_epochs(store: LogStore) -> None:
+    assert store.epochs() == ()
+    assert store.term_at(0) == 0
+    with pytest.raises(AssertionError):
+        store.term_at(1)
+
+
+def test_one_batch_may_span_several_terms(store: LogStore) -> None:
+    store.append(with_terms(make_entries(1, 6), [2, 2, 4, 5, 5, 5]))
+    assert store.epochs() == ((2, 1), (4, 3), (5, 4))
+    store.append(with_terms(make_entries(7, 8), [5, 5]))
+    assert store.epochs() == ((2, 1), (4, 3), (5, 4))
+    assert (store.term_at(6), store.term_at(8)) == (5, 5)
+
+
+@pytest.mark.parametrize("terms", [[3, 2], [4, 4, 1], [0]])
+def test_a_term_that_decreases_raises_and_changes_nothing(store: LogStore, terms: list[int]) -> None:
+    store.append(with_terms(make_entries(1, 2), [1, 3]))
+    with pytest.raises(AssertionError, match="term"):
+        store.append(with_terms(make_entries(3, 2 + len(terms)), terms))
+    assert (store.last_index, store.epochs()) == (2, ((1, 1), (3, 2)))
+    store.append(with_terms(make_entries(3, 3), [3]))
+    assert store.read(1, 10, 10**9) == with_terms(make_entries(1, 3), [1, 3, 3])
+
+
+def test_terms_survive_reopen(tmp_path: Path) -> None:
+    entries = with_terms(make_entries(1, 30), [1] * 10 + [2] * 10 + [9] * 10)
+    with SegmentLog.open(tmp_path, segment_bytes_max=256) as disk:
+        disk.append(entries[:15])
+        disk.append(entries[15:])
+    with SegmentLog.open(tmp_path, segment_bytes_max=256, cache_bytes_max=0) as disk:
+        assert disk.read(1, 30, 10**9) == entries
+        assert disk.epochs() == ((1, 1), (2, 11), (9, 21))
+        assert disk.term_at(20) == 2
+        disk.append(with_terms(make_entries(31, 31), [10]))
+        assert disk.epochs()[-1] == (10, 31)

@@ -1,9 +1,9 @@
 """The LogStore protocol: what the shells need from a node's local log.
 
-A store holds entries 1..last_index with no holes. `append` only writes (it may sit in an OS
-buffer); `sync` makes everything appended so far durable under the store's policy and returns
-the new `synced_index`. Only synced entries are ever acknowledged or replicated, so a crash may
-lose an unsynced tail but never an entry anybody was told about.
+A store holds entries 1..last_index with no holes, and their terms never decrease. `append` only
+writes (it may sit in an OS buffer); `sync` makes everything appended so far durable under the
+store's policy and returns the new `synced_index`. Only synced entries are ever acknowledged or
+replicated, so a crash may lose an unsynced tail but never an entry anybody was told about.
 
 Thread use: the shells call `sync` from a worker thread while the event loop keeps calling
 `append` and `read`; implementations must allow that one overlap.
@@ -52,16 +52,27 @@ class LogStore(Protocol):
         """
         ...
 
+    def term_at(self, index: int) -> int:
+        """The term of the entry at `index` (0 <= index <= last_index); 0 for index 0."""
+        ...
+
+    def epochs(self) -> tuple[tuple[int, int], ...]:
+        """(term, first_index) for each run of equal terms, in index order (the leader-epoch table)."""
+        ...
+
     def close(self) -> None: ...
 
 
-def check_append(last_index: int, entries: Sequence[Entry]) -> None:
-    """Shared precondition of every store: appended entries continue the log with no hole."""
-    expected = last_index + 1
+def check_append(last_index: int, entries: Sequence[Entry], last_term: int = 0) -> None:
+    """Shared precondition of every store: appended entries continue the log with no hole, and their terms
+    never decrease (a log's terms are runs, one per leader; the epoch table relies on it)."""
+    expected, term = last_index + 1, last_term
     for entry in entries:
         if entry.index != expected:
             raise AssertionError(f"append out of order: got index {entry.index}, expected {expected}")
-        expected += 1
+        if entry.term < term:
+            raise AssertionError(f"append of entry {entry.index} with term {entry.term} after term {term}")
+        expected, term = expected + 1, entry.term
 
 
 def read_synced(store: LogStore, start: int, limit: int) -> list[Entry]:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from replog.storage.base import check_append
+from replog.storage.epochs import EpochTable
 from replog.types import Entry
 
 __all__ = ["MemoryLog"]
@@ -21,6 +22,7 @@ class MemoryLog:
         self._entries: list[Entry] = []
         self._synced_index = 0
         self._sync_on_append = sync_on_append
+        self._epochs = EpochTable()
 
     @classmethod
     def fresh(cls) -> MemoryLog:
@@ -43,8 +45,9 @@ class MemoryLog:
         return self._synced_index
 
     def append(self, entries: Sequence[Entry]) -> None:
-        check_append(self.last_index, entries)
+        check_append(self.last_index, entries, self._epochs.last_term)
         self._entries.extend(entries)
+        self._epochs.extend(entries)
         if self._sync_on_append:
             self._synced_index = self.last_index
 
@@ -64,9 +67,16 @@ class MemoryLog:
             total += entry.size_bytes()
         return out
 
+    def term_at(self, index: int) -> int:
+        return self._epochs.term_at(index)
+
+    def epochs(self) -> tuple[tuple[int, int], ...]:
+        return self._epochs.epochs()
+
     def crash(self) -> None:
         """Lose the unsynced tail, as a machine crash would."""
         del self._entries[self._synced_index :]
+        self._epochs.truncate_after(self._synced_index)
 
     def close(self) -> None:
         pass
