@@ -178,3 +178,17 @@ def test_a_term_that_does_not_fit_a_record_is_refused_before_writing(tmp_path: P
             store.append([Entry(1, b"ok", None, 0), Entry(2, b"x", None, term)])  # type: ignore[arg-type]
         assert (store.last_index, store.epochs()) == (0, ())
         assert segment_files(tmp_path) == [] or segment_files(tmp_path)[0].stat().st_size == 14
+
+
+def test_truncating_into_a_v1_segment_then_appending_starts_a_v2_segment(tmp_path: Path) -> None:
+    write_segments(tmp_path, v1_segment(make_entries(1, 4)), v1_segment(make_entries(5, 9)))
+    with SegmentLog.open(tmp_path) as store:
+        store.append(make_entries(10, 12, term=1))  # a v2 segment from 10
+        store.truncate_after(6)
+        assert [p.name for p in segment_files(tmp_path)] == [f"{i:020d}.seg" for i in (1, 5)]
+        assert segment_files(tmp_path)[-1].read_bytes() == v1_segment(make_entries(5, 6))
+        store.append(make_entries(7, 8, term=3))
+        assert [p.name for p in segment_files(tmp_path)] == [f"{i:020d}.seg" for i in (1, 5, 7)]
+    with SegmentLog.open(tmp_path, cache_bytes_max=0) as store:
+        assert read_all(store) == make_entries(1, 6) + make_entries(7, 8, term=3)
+        assert store.epochs() == ((0, 1), (3, 7))

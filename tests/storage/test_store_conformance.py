@@ -205,3 +205,104 @@ def test_terms_survive_reopen(tmp_path: Path) -> None:
         assert disk.term_at(20) == 2
         disk.append(with_terms(make_entries(31, 31), [10]))
         assert disk.epochs()[-1] == (10, 31)
+
+
+def test_truncate_after_drops_the_tail_and_the_log_continues(store: LogStore) -> None:
+    entries = with_terms(make_entries(1, 30), [1] * 10 + [2] * 10 + [3] * 10)
+    store.append(entries[:25])
+    store.sync()
+    store.append(entries[25:])
+    store.truncate_after(15)
+    assert (store.last_index, store.synced_index) == (15, 15)
+    assert store.read(1, 30, 10**9) == entries[:15]
+    assert store.epochs() == ((1, 1), (2, 11))
+    with pytest.raises(AssertionError):
+        store.term_at(16)
+    # The new leader's entries replace the old tail; no stale byte of it may come back from a cache.
+    fresh = [Entry(i, f"new-{i}".encode(), None, 5) for i in range(16, 21)]
+    store.append(fresh)
+    assert store.sync() == 20
+    assert store.read(1, 30, 10**9) == entries[:15] + fresh
+    assert store.read(16, 16, 0) == fresh[:1]
+    assert store.epochs() == ((1, 1), (2, 11), (5, 16))
+
+
+def test_truncate_after_lowers_synced_index_only_when_it_cuts_below_it(store: LogStore) -> None:
+    store.append(make_entries(1, 10))
+    store.sync()
+    store.append(make_entries(11, 14))
+    store.truncate_after(12)
+    assert (store.last_index, store.synced_index) == (12, 10)
+    store.truncate_after(4)
+    assert (store.last_index, store.synced_index) == (4, 4)
+    assert store.sync() == 4
+
+
+def test_truncate_after_at_or_past_the_end_changes_nothing(store: LogStore) -> None:
+    store.append(make_entries(1, 5))
+    store.sync()
+    store.truncate_after(5)
+    store.truncate_after(99)
+    assert (store.last_index, store.synced_index) == (5, 5)
+    assert store.read(1, 9, 10**9) == make_entries(1, 5)
+
+
+def test_truncate_after_0_empties_the_log(store: LogStore) -> None:
+    store.append(with_terms(make_entries(1, 40), [1] * 40))
+    store.truncate_after(0)
+    assert (store.last_index, store.synced_index, store.epochs()) == (0, 0, ())
+    assert store.read(1, 40, 10**9) == []
+    store.append(with_terms(make_entries(1, 3), [4] * 3))
+    assert store.read(1, 40, 10**9) == with_terms(make_entries(1, 3), [4] * 3)
+
+
+def test_truncate_after_a_negative_index_raises(store: LogStore) -> None:
+    store.append(make_entries(1, 2))
+    with pytest.raises(AssertionError, match="-1"):
+        store.truncate_after(-1)
+    assert store.last_index == 2
+
+
+def test_truncate_at_every_index_matches_the_reference(store: LogStore) -> None:
+    """Cut, then regrow with a higher term, many times over: crosses every segment boundary of the disk store."""
+    rng = random.Random(11)
+    reference: list[Entry] = []
+    term = 1
+    for _ in range(40):
+        grow = rng.randrange(1, 25)
+        batch = [
+            Entry(i, rng.randbytes(rng.randrange(0, 60)), None, term)
+            for i in range(len(reference) + 1, len(reference) + grow + 1)
+        ]
+        store.append(batch)
+        reference += batch
+        if rng.random() < 0.5:
+            store.sync()
+        index = rng.randrange(0, len(reference) + 1)
+        store.truncate_after(index)
+        del reference[index:]
+        term += rng.randrange(0, 2)
+        assert store.last_index == len(reference)
+        assert store.read(1, 10**6, 10**9) == reference
+        lo = rng.randrange(0, len(reference) + 2)
+        assert store.read(lo, lo + 5, 100) == expected_read(reference, lo, lo + 5, 100)
+        assert [store.term_at(i) for i in range(len(reference) + 1)] == [0] + [e.term for e in reference]
+
+
+def test_truncation_survives_reopen_and_removes_later_segments(tmp_path: Path) -> None:
+    entries = with_terms(make_entries(1, 60), [1] * 30 + [2] * 30)
+    with SegmentLog.open(tmp_path, segment_bytes_max=256) as disk:
+        disk.append(entries)
+        disk.sync()
+        files_before = sorted((tmp_path / "segments").iterdir())
+        disk.truncate_after(33)
+        files_after = sorted((tmp_path / "segments").iterdir())
+        assert files_after == [p for p in files_before if int(p.stem) <= 33]
+        assert len(files_after) < len(files_before)
+    with SegmentLog.open(tmp_path, segment_bytes_max=256, cache_bytes_max=0) as disk:
+        assert (disk.last_index, disk.synced_index) == (33, 33)
+        assert disk.read(1, 60, 10**9) == entries[:33]
+        assert disk.epochs() == ((1, 1), (2, 31))
+        disk.append([Entry(34, b"after", None, 3)])
+    with SegmentLog.open(tmp_path, segment_bytes_max=256, cache_bytes_max=0) as disk:
+        assert disk.read(1, 60, 10**9) == [*entries[:33], Entry(34, b"after", None, 3)]

@@ -52,6 +52,14 @@ class LogStore(Protocol):
         """
         ...
 
+    def truncate_after(self, index: int) -> None:
+        """Remove every entry after `index` (index >= 0), durably, before returning.
+
+        last_index and synced_index drop to at most `index`; appending index + 1 then continues the log.
+        A crash during the call leaves a prefix of the log as it was, at least 1..index long.
+        """
+        ...
+
     def term_at(self, index: int) -> int:
         """The term of the entry at `index` (0 <= index <= last_index); 0 for index 0."""
         ...

@@ -67,6 +67,13 @@ class MemoryLog:
             total += entry.size_bytes()
         return out
 
+    def truncate_after(self, index: int) -> None:
+        if index < 0:
+            raise AssertionError(f"truncate_after({index}): an index is >= 0")
+        del self._entries[index:]
+        self._synced_index = min(self._synced_index, index)
+        self._epochs.truncate_after(index)
+
     def term_at(self, index: int) -> int:
         return self._epochs.term_at(index)
 

@@ -66,6 +66,7 @@ from replog.storage.recovery import (
     recover_segments,
     segment_path,
 )
+from replog.storage.truncation import cut_segments
 from replog.types import Entry
 
 __all__ = ["FORMAT_VERSION", "FSYNC_POLICIES", "SegmentLog"]
@@ -169,6 +170,16 @@ class _TailCache:
             del self._entries[: self._head]
             del self._sizes[: self._head]
             self._head = 0
+
+    def truncate_after(self, index: int) -> None:
+        """Forget the entries after `index`."""
+        if index < self.first_index:
+            self._entries, self._sizes, self._head, self._bytes = [], [], 0, 0
+        else:
+            keep = self._head + index - self.first_index + 1
+            self._bytes -= sum(self._sizes[keep:])
+            del self._entries[keep:], self._sizes[keep:]
+        self._next_index = min(self._next_index, index + 1)
 
     def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | None:
         """Entries lo..hi if the cache holds lo (hi must not pass the log's end), else None."""
@@ -333,6 +344,47 @@ class SegmentLog:
         created = self._write_groups(records, counts)
         self._commit(entries, records, counts, created)
         self._epochs.extend(entries)
+
+    def truncate_after(self, index: int) -> None:
+        """Remove every entry after `index`, durably, before returning (see truncation.py for the order).
+
+        Holds the sync mutex throughout, so no fsync runs on an fd that is about to be closed; the event
+        loop waits for a sync in flight, which is fine for something as rare as a change of leader.
+        """
+        if index < 0:
+            raise AssertionError(f"truncate_after({index}): an index is >= 0")
+        self._check_usable()
+        if index >= self._last_index:
+            return
+        with self._sync_mutex:
+            self._check_usable()
+            keep = bisect.bisect_right(self._firsts, index)
+            doomed = [segment.path for segment in self._segments[keep:]]
+            kept = self._segments[keep - 1] if keep else None
+            cut_offset = kept.record_end(index - kept.first_index) if kept is not None else 0
+            cut = (kept.path, cut_offset) if kept is not None and cut_offset < kept.end_offset else None
+            with self._lock:
+                fds = [*self._retired_fds, *([self._fd] if self._fd is not None else [])]
+                self._retired_fds, self._fd = [], None
+            _close_fds(fds)
+            self._read_fds.close_all()
+            try:
+                cut_segments(self._segments_dir, doomed, cut)
+                fd = os.open(kept.path, os.O_WRONLY | os.O_APPEND) if kept is not None else None
+            except OSError as exc:
+                self._broken = f"truncation after index {index} failed ({exc}); restart the node to recover"
+                self._logger.error("%s: %s", self._data_dir, self._broken)
+                raise _storage_error(exc, f"cannot truncate the log in {self._data_dir}") from exc
+            if kept is not None:
+                del kept.offsets[index - kept.first_index + 1 :]
+                kept.end_offset = cut_offset
+            del self._segments[keep:], self._firsts[keep:]
+            self._cache.truncate_after(index)
+            self._epochs.truncate_after(index)
+            with self._lock:
+                self._fd = fd
+                self._last_index = index
+                self._synced_index = min(self._synced_index, index)
 
     def term_at(self, index: int) -> int:
         return self._epochs.term_at(index)
