@@ -6,14 +6,17 @@ with and without its tail cache (so the disk read path is covered on its own).
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from replog.errors import StorageError
 from replog.storage.base import LogStore
 from replog.storage.memory import MemoryLog
+from replog.storage.meta import write_meta
 from replog.storage.segment import SegmentLog
 from replog.types import Entry
 
@@ -306,3 +309,55 @@ def test_truncation_survives_reopen_and_removes_later_segments(tmp_path: Path) -
         disk.append([Entry(34, b"after", None, 3)])
     with SegmentLog.open(tmp_path, segment_bytes_max=256, cache_bytes_max=0) as disk:
         assert disk.read(1, 60, 10**9) == [*entries[:33], Entry(34, b"after", None, 3)]
+
+
+def test_hard_state_starts_empty_and_follows_the_vote_rules(store: LogStore) -> None:
+    assert store.hard_state == (0, None)
+    store.set_hard_state(1, None)
+    store.set_hard_state(1, 2)
+    store.set_hard_state(1, 2)  # the same vote again is fine (a retried request)
+    assert store.hard_state == (1, 2)
+    with pytest.raises(AssertionError, match="already voted for 2"):
+        store.set_hard_state(1, 0)
+    with pytest.raises(AssertionError, match="already voted for 2"):
+        store.set_hard_state(1, None)
+    with pytest.raises(AssertionError, match="never goes down"):
+        store.set_hard_state(0, 1)
+    assert store.hard_state == (1, 2)
+    store.set_hard_state(5, None)
+    store.set_hard_state(7, 0)
+    assert store.hard_state == (7, 0)
+
+
+@pytest.mark.parametrize(("term", "voted_for"), [(-1, None), (True, None), (1.0, None), (1, -3), (1, "n1")])
+def test_hard_state_of_the_wrong_type_raises(store: LogStore, term: object, voted_for: object) -> None:
+    with pytest.raises(AssertionError):
+        store.set_hard_state(term, voted_for)  # type: ignore[arg-type]
+    assert store.hard_state == (0, None)
+
+
+def test_hard_state_persists_next_to_the_log_id(tmp_path: Path) -> None:
+    with SegmentLog.open(tmp_path) as disk:
+        disk.set_log_id("log-1")
+        disk.set_hard_state(3, 1)
+        disk.set_log_id("log-1")
+    with SegmentLog.open(tmp_path) as disk:
+        assert (disk.log_id, disk.hard_state) == ("log-1", (3, 1))
+        disk.set_hard_state(4, None)
+    with SegmentLog.open(tmp_path) as disk:
+        assert disk.hard_state == (4, None)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert (meta["term"], meta["voted_for"], meta["log_id"]) == (4, None, "log-1")
+
+
+def test_metadata_from_before_failover_reads_as_term_0(tmp_path: Path) -> None:
+    write_meta(tmp_path, {"format_version": 1, "log_id": "old"})
+    with SegmentLog.open(tmp_path) as disk:
+        assert disk.hard_state == (0, None)
+
+
+@pytest.mark.parametrize(("field", "value"), [("term", -1), ("term", "3"), ("term", True), ("voted_for", 1.5)])
+def test_a_damaged_hard_state_is_refused(tmp_path: Path, field: str, value: object) -> None:
+    write_meta(tmp_path, {"format_version": 1, "log_id": "old", field: value})
+    with pytest.raises(StorageError, match=field):
+        SegmentLog.open(tmp_path)

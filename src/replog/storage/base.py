@@ -16,7 +16,10 @@ from typing import Protocol
 
 from replog.types import Entry
 
-__all__ = ["LogStore", "check_append", "read_synced"]
+__all__ = ["HardState", "LogStore", "check_append", "check_hard_state", "read_synced"]
+
+HardState = tuple[int, int | None]
+"""Raft's persistent (term, voted_for): what a node must remember across a crash before it votes."""
 
 READ_CHUNK_BYTES = 4 << 20
 
@@ -29,6 +32,15 @@ class LogStore(Protocol):
 
     def set_log_id(self, log_id: str) -> None:
         """Adopt a log id (a fresh secondary adopts its master's), durably."""
+        ...
+
+    @property
+    def hard_state(self) -> HardState:
+        """(term, voted_for): (0, None) until first set."""
+        ...
+
+    def set_hard_state(self, term: int, voted_for: int | None) -> None:
+        """Remember the term and the vote durably before returning (before the node answers or campaigns)."""
         ...
 
     @property
@@ -81,6 +93,23 @@ def check_append(last_index: int, entries: Sequence[Entry], last_term: int = 0) 
         if entry.term < term:
             raise AssertionError(f"append of entry {entry.index} with term {entry.term} after term {term}")
         expected, term = expected + 1, entry.term
+
+
+def check_hard_state(current: HardState, term: int, voted_for: int | None) -> None:
+    """Shared precondition of set_hard_state: the two rules that make a vote mean something.
+
+    A term never goes down, and a node votes at most once per term: within one term voted_for may go
+    from None to a node, never from one node to another or back to None.
+    """
+    if type(term) is not int or term < 0:
+        raise AssertionError(f"term must be an int >= 0, got {term!r}")
+    if voted_for is not None and (type(voted_for) is not int or voted_for < 0):
+        raise AssertionError(f"voted_for must be None or a node id >= 0, got {voted_for!r}")
+    current_term, current_vote = current
+    if term < current_term:
+        raise AssertionError(f"term {term} is below the current term {current_term}: a term never goes down")
+    if term == current_term and current_vote is not None and voted_for != current_vote:
+        raise AssertionError(f"term {term}: already voted for {current_vote}, cannot vote for {voted_for}")
 
 
 def read_synced(store: LogStore, start: int, limit: int) -> list[Entry]:

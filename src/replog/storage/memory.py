@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from replog.storage.base import check_append
+from replog.storage.base import HardState, check_append, check_hard_state
 from replog.storage.epochs import EpochTable
 from replog.types import Entry
 
@@ -23,6 +23,7 @@ class MemoryLog:
         self._synced_index = 0
         self._sync_on_append = sync_on_append
         self._epochs = EpochTable()
+        self._hard_state: HardState = (0, None)  # "durable" at once: crash() keeps it
 
     @classmethod
     def fresh(cls) -> MemoryLog:
@@ -35,6 +36,14 @@ class MemoryLog:
 
     def set_log_id(self, log_id: str) -> None:
         self._log_id = log_id
+
+    @property
+    def hard_state(self) -> HardState:
+        return self._hard_state
+
+    def set_hard_state(self, term: int, voted_for: int | None) -> None:
+        check_hard_state(self._hard_state, term, voted_for)
+        self._hard_state = (term, voted_for)
 
     @property
     def last_index(self) -> int:

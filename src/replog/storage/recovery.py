@@ -101,6 +101,12 @@ def load_meta(data_dir: Path, has_segments: bool) -> dict[str, Any]:
         )
     if not isinstance(meta.get("log_id", ""), str):
         raise StorageError(f"{path}: log_id must be a string")
+    # term and voted_for appeared with failover; a file without them is from before and reads as (0, None).
+    term, voted_for = meta.get("term", 0), meta.get("voted_for")
+    if type(term) is not int or term < 0:
+        raise StorageError(f"{path}: term must be an integer >= 0, found {term!r}")
+    if voted_for is not None and (type(voted_for) is not int or voted_for < 0):
+        raise StorageError(f"{path}: voted_for must be null or an integer >= 0, found {voted_for!r}")
     return meta
 
 

@@ -46,7 +46,7 @@ from types import TracebackType
 from typing import Any
 
 from replog.errors import ConfigError, CorruptSegment, StorageError, StorageFull
-from replog.storage.base import check_append
+from replog.storage.base import HardState, check_append, check_hard_state
 from replog.storage.epochs import EpochTable
 from replog.storage.meta import META_FILE_NAME, fsync_dir, write_meta
 from replog.storage.records import (
@@ -320,6 +320,21 @@ class SegmentLog:
 
     def set_log_id(self, log_id: str) -> None:
         meta = {**self._meta, "log_id": log_id}
+        write_meta(self._data_dir, meta)
+        self._meta = meta
+
+    @property
+    def hard_state(self) -> HardState:
+        term, voted_for = self._meta.get("term", 0), self._meta.get("voted_for")  # validated by load_meta
+        return int(term), None if voted_for is None else int(voted_for)
+
+    def set_hard_state(self, term: int, voted_for: int | None) -> None:
+        """Kept in meta.json (an atomic, fsynced replace): votes are rare and must survive any crash."""
+        self._check_usable()
+        check_hard_state(self.hard_state, term, voted_for)
+        if (term, voted_for) == self.hard_state:
+            return
+        meta = {**self._meta, "term": term, "voted_for": voted_for}
         write_meta(self._data_dir, meta)
         self._meta = meta
 
