@@ -183,7 +183,10 @@ class SecondaryNode:
                         frame = codec.encode(message)
                         asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
                 case Disconnect(_, reason):
-                    if self.core.refusal:
+                    if "protocol version" in self.core.refusal:
+                        # Not about whose log this is: a reset would lose our log and not help.
+                        log.error("the master refused this secondary: %s", self.core.refusal)
+                    elif self.core.refusal:
                         log.error(
                             "refusing to follow this master: %s. Our log is kept untouched; to discard it and "
                             "follow this master, restart with `replog secondary --id %d --reset`.",
