@@ -48,7 +48,12 @@ class SecondaryNode:
         self.id = secondary_id
         self.store = store
         self._clock = clock or RealClock()
-        self.core = Follower(secondary_id, log_id=store.log_id, synced_index=store.synced_index)
+        self.core = Follower(
+            secondary_id,
+            log_id=store.log_id,
+            synced_index=store.synced_index,
+            last_term=store.term_at(store.synced_index),
+        )
         self.metrics = NodeMetrics("secondary")
         self.metrics.watch(self._scrape)
         self._committer = GroupCommitter(
