@@ -364,7 +364,8 @@ class SegmentLog:
         """Remove every entry after `index`, durably, before returning (see truncation.py for the order).
 
         Holds the sync mutex throughout, so no fsync runs on an fd that is about to be closed; the event
-        loop waits for a sync in flight, which is fine for something as rare as a change of leader.
+        loop waits for a sync in flight, which is fine for something as rare as a change of leader. It
+        fsyncs whatever the fsync policy: the no-hole argument depends on each step being durable.
         """
         if index < 0:
             raise AssertionError(f"truncate_after({index}): an index is >= 0")
