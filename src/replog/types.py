@@ -23,8 +23,13 @@ class Entry(NamedTuple):
     payload: bytes
     # A client's idempotency key, stored with the entry so the dedup window survives restarts.
     request_id: str | None = None
+    # The term of the leader that created the entry (Raft). Last, with a default, so that entries built
+    # before failover existed (and v1 segments, whose records have no term) read as term 0.
+    term: int = 0
 
     def size_bytes(self) -> int:
+        # A budget for batching, not an exact size: it leaves the term out on purpose, so that batch
+        # boundaries stay where they were and a record on disk, of either format, is never smaller.
         return len(self.payload) + (len(self.request_id) if self.request_id else 0) + 16
 
 

@@ -64,7 +64,8 @@ def test_a_full_disk_leaves_the_log_unchanged(
 
 
 def test_a_full_disk_while_rolling_removes_the_new_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SegmentLog.open(tmp_path, segment_bytes_max=200, cache_bytes_max=0)
+    # Records here are 48 bytes and a segment header 14, so a 210-byte segment holds four records.
+    store = SegmentLog.open(tmp_path, segment_bytes_max=210, cache_bytes_max=0)
     store.append(make_entries(1, 3))
     before = sizes_on_disk(tmp_path)
     # Entry 4 still fits the current segment, 5..8 fill a new one and 9..12 a third. The writes are:

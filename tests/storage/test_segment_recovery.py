@@ -18,7 +18,8 @@ from replog.storage.meta import read_meta, write_meta
 from replog.storage.segment import SegmentLog
 from replog.types import Entry
 
-RECORD_OVERHEAD_BYTES = 18  # body_len, crc32, index and request_id_len
+RECORD_OVERHEAD_BYTES = 26  # body_len, crc32, index, term and request_id_len
+TEMPLATE_SEGMENT_BYTES = 220  # with these entries: segments of 1..4, 5..8 and 9..12
 
 
 def make_entries(lo: int, hi: int) -> list[Entry]:
@@ -83,7 +84,7 @@ def test_an_empty_directory_gets_metadata(tmp_path: Path) -> None:
 def template(tmp_path: Path) -> tuple[Path, list[Entry]]:
     """Two closed segments and an open one holding entries 9..12; the last record has a request id."""
     entries = make_entries(1, 12)
-    write_log(tmp_path / "template", entries, segment_bytes_max=200)
+    write_log(tmp_path / "template", entries, segment_bytes_max=TEMPLATE_SEGMENT_BYTES)
     files = segment_files(tmp_path / "template")
     assert [f.name for f in files] == [f"{i:020d}.seg" for i in (1, 5, 9)]
     assert entries[-1].request_id
@@ -94,7 +95,7 @@ def reopen_damaged(template: Path, target: Path, data: bytes) -> SegmentLog:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(template, target)
     segment_files(target)[-1].write_bytes(data)
-    return SegmentLog.open(target, segment_bytes_max=200, cache_bytes_max=0)
+    return SegmentLog.open(target, segment_bytes_max=TEMPLATE_SEGMENT_BYTES, cache_bytes_max=0)
 
 
 def test_a_torn_tail_is_cut_at_every_byte_offset(

@@ -25,7 +25,12 @@ request_ids = st.none() | st.text(st.characters(codec="utf-8"), min_size=1, max_
 def appends(draw: st.DrawFn) -> Append:
     prev = draw(st.integers(0, MAX_INDEX - 50))
     items = draw(st.lists(st.tuples(st.binary(max_size=64), request_ids), min_size=1, max_size=20))
-    return Append(prev, tuple(Entry(prev + 1 + i, payload, rid) for i, (payload, rid) in enumerate(items)))
+    # Terms never decrease within a batch: draw the first, then steps of 0 or more.
+    terms = [draw(st.integers(0, MAX_INDEX))]
+    for _ in items[1:]:
+        terms.append(draw(st.sampled_from([terms[-1], terms[-1], min(MAX_INDEX, terms[-1] + 1), MAX_INDEX])))
+    pairs = enumerate(zip(items, terms, strict=True))
+    return Append(prev, tuple(Entry(prev + 1 + i, payload, rid, term) for i, ((payload, rid), term) in pairs))
 
 
 messages = st.one_of(
@@ -91,14 +96,23 @@ def frame(kind: int, body: Any) -> bytes:
         (frame(2, [5, 0]), "is not str"),
         (frame(6, ["c", 7]), "is not str"),
         (frame(3, [0, []]), "at least one"),
-        (frame(3, [0, [1, b"x"]]), "at least one"),
+        (frame(3, [0, [1, 0, b"x"]]), r"at least one \(index, term, payload, request_id\) quadruple"),
+        (frame(3, [0, [1, b"x", None]]), "quadruple"),  # a protocol version 1 Append
         (frame(3, [0, "flat"]), "is not list"),
-        (frame(3, [0, [2, b"x", None]]), "where 1 belongs"),
-        (frame(3, [0, [1, b"x", None, 3, b"y", None]]), "where 2 belongs"),
-        (frame(3, [4, [4, b"x", None]]), "where 5 belongs"),
-        (frame(3, [0, [True, b"x", None]]), "where 1 belongs"),
-        (frame(3, [0, [1, "text", None]]), "malformed payload"),
-        (frame(3, [0, [1, b"x", 5]]), "malformed payload or request_id"),
+        (frame(3, [0, [2, 0, b"x", None]]), "where 1 belongs"),
+        (frame(3, [0, [1, 0, b"x", None, 3, 0, b"y", None]]), "where 2 belongs"),
+        (frame(3, [4, [4, 0, b"x", None]]), "where 5 belongs"),
+        (frame(3, [0, [True, 0, b"x", None]]), "where 1 belongs"),
+        (frame(3, [0, [1, 0, "text", None]]), "malformed payload"),
+        (frame(3, [0, [1, 0, b"x", 5]]), "malformed payload or request_id"),
+        (frame(3, [0, [1, -1, b"x", None]]), "entry 1 has a malformed term -1"),
+        (frame(3, [0, [1, 1 << 63, b"x", None]]), "entry 1 has a malformed term 9223372036854775808"),
+        (frame(3, [0, [1, None, b"x", None]]), "entry 1 has a malformed term None"),
+        (frame(3, [0, [1, 2, b"x", None, 2, False, b"y", None]]), "entry 2 has a malformed term False"),
+        (frame(3, [0, [1, 1.0, b"x", None]]), "entry 1 has a malformed term 1.0"),
+        (frame(3, [0, [1, 5, b"x", None, 2, 5, b"y", None, 3, 4, b"z", None]]), "entry 3 has term 4 after term 5"),
+        # A protocol version 1 batch of four entries has a multiple of four fields: the columns misalign.
+        (frame(3, [0, [1, b"a", None, 2, b"b", None, 3, b"c", None, 4, b"d", None]]), "entry 1 .* malformed term b'a'"),
     ],
 )
 def test_malformed_frames_are_protocol_errors(raw: bytes, words: str) -> None:
@@ -108,7 +122,21 @@ def test_malformed_frames_are_protocol_errors(raw: bytes, words: str) -> None:
 
 def test_a_float_entry_index_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
-        decode(frame(3, [0, [1.0, b"x", None]]))
+        decode(frame(3, [0, [1.0, 0, b"x", None]]))
+
+
+def test_an_append_carries_each_entrys_term_in_its_place() -> None:
+    message = Append(6, (Entry(7, b"a", None, 2), Entry(8, b"b", "r", 2), Entry(9, b"c", None, 5)))
+    body = msgpack.unpackb(encode(message)[1:])
+    assert body == [6, [7, 2, b"a", None, 8, 2, b"b", "r", 9, 5, b"c", None]]
+    decoded = decode(encode(message))
+    assert [e.term for e in decoded.entries] == [2, 2, 5]  # type: ignore[union-attr]
+    assert all(type(e) is Entry for e in decoded.entries)  # type: ignore[union-attr]
+
+
+def test_a_version_1_hello_still_decodes_so_that_it_can_be_refused() -> None:
+    """The Hello's layout is the same in both versions: an old secondary gets an answer, not a dropped link."""
+    assert decode(frame(1, [2, "log", 9, 1])) == Hello(2, "log", 9, protocol_version=1)
 
 
 @given(st.binary(max_size=200))

@@ -177,3 +177,36 @@ def test_persist_failed_outside_synced_to_appended_is_a_broken_invariant() -> No
     follower = welcomed(synced=2)
     with pytest.raises(AssertionError, match=r"outside 2\.\.2"):
         follower.persist_failed(1)
+
+
+def test_entries_reach_the_store_with_their_terms() -> None:
+    follower = welcomed()
+    entries = (Entry(1, b"a", None, 2), Entry(2, b"b", "r", 2), Entry(3, b"c", None, 4))
+    follower.on_message(Append(0, entries))
+    assert follower.take_outputs() == [Persist(entries)]
+
+
+def test_a_batch_whose_terms_go_below_the_log_s_closes_the_link() -> None:
+    follower = welcomed()
+    follower.on_message(Append(0, (Entry(1, b"a", None, 3), Entry(2, b"b", None, 5))))
+    assert [type(o) for o in follower.take_outputs()] == [Persist]
+    follower.on_message(Append(2, (Entry(3, b"c", None, 4),)))
+    outputs = follower.take_outputs()
+    assert [e.code for e in errors(outputs)] == ["protocol"]
+    assert "entry 3 has term 4, below our term 5" in errors(outputs)[0].detail
+    assert is_closed(outputs) and not any(isinstance(o, Persist) for o in outputs)
+    assert follower.appended_index == 2
+
+
+def test_a_recovered_log_s_last_term_bounds_the_first_batch() -> None:
+    follower = Follower(3, log_id="log-A", synced_index=4, last_term=6)
+    follower.on_connected()
+    follower.on_message(Welcome("log-A", 10))
+    follower.take_outputs()
+    follower.on_message(Append(4, (Entry(5, b"e", None, 5),)))
+    assert is_closed(follower.take_outputs())
+    follower.on_connected()
+    follower.on_message(Welcome("log-A", 10))
+    follower.take_outputs()
+    follower.on_message(Append(4, (Entry(5, b"e", None, 6),)))
+    assert follower.take_outputs() == [Persist((Entry(5, b"e", None, 6),))]

@@ -2,7 +2,8 @@
 
 Whatever arrives, the parser answers with a request or an InvalidRequest (a 4xx), never another
 exception; and a Follower fed random or mutated frames never persists anything out of order: every
-Persist continues exactly where the previous one ended, and a bad frame ends in a Disconnect.
+Persist continues exactly where the previous one ended with terms that never go down (the store would
+stop the node otherwise), and a bad frame ends in a Disconnect.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from replog.core.follower import Follower
 from replog.core.messages import Append, Heartbeat, Welcome
 from replog.core.outputs import Disconnect, Persist
 from replog.errors import InvalidRequest, InvalidWriteConcern, ProtocolError
+from replog.storage.memory import MemoryLog
 from replog.types import Entry
 from replog.web.requests import parse_append
 from replog.wire import codec
@@ -51,7 +53,8 @@ def _valid_frames(count: int) -> list[bytes]:
     frames = [codec.encode(Welcome("log", count))]
     index = 1
     while index <= count:
-        batch = tuple(Entry(i, f"m{i}".encode()) for i in range(index, min(count, index + 2) + 1))
+        # Terms rise every few entries, across and within batches, so a flipped byte can make one go down.
+        batch = tuple(Entry(i, f"m{i}".encode(), None, 1 + i // 3) for i in range(index, min(count, index + 2) + 1))
         frames.append(codec.encode(Append(index - 1, batch)))
         frames.append(codec.encode(Heartbeat(count)))
         index = batch[-1].index + 1
@@ -93,6 +96,7 @@ def test_a_follower_never_persists_out_of_order_whatever_the_frames(
     follower = Follower(0, log_id="", synced_index=0)
     follower.on_connected()
     follower.take_outputs()
+    store = MemoryLog()  # its append asserts what a real store asserts: no hole, no term going down
     stored = 0
     for frame in _mutate(_valid_frames(count), plan):
         try:
@@ -105,7 +109,8 @@ def test_a_follower_never_persists_out_of_order_whatever_the_frames(
             if isinstance(output, Persist):
                 assert output.entries[0].index == stored + 1, "a Persist that does not continue the log"
                 assert [e.index for e in output.entries] == list(range(stored + 1, stored + 1 + len(output.entries)))
-                stored = output.entries[-1].index
+                store.append(output.entries)
+                stored = store.sync()
                 follower.on_synced(stored)
         if any(isinstance(output, Disconnect) for output in outputs):
             break  # A protocol error closes the link; the next Hello resynchronises.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replog.core.messages import Ack, Error, Heartbeat, Hello, Welcome
+from replog.core.messages import PROTOCOL_VERSION, Ack, Error, Heartbeat, Hello, Welcome
 from replog.core.outputs import CatchUp, Disconnect, HealthChanged, ReadOnlyChanged, Send
 from replog.core.progress import LinkMode
 from replog.types import HealthState
@@ -102,6 +102,20 @@ def test_hello_with_another_protocol_version_is_refused() -> None:
     h.leader.on_connected(0, 0)
     outs = h.message(0, Hello(0, LOG_ID, 0, protocol_version=99))
     assert [e.code for e in sends(outs, Error)] == ["refused"]
+
+
+def test_a_version_1_secondary_is_refused_with_both_versions_named() -> None:
+    h = Harness()
+    h.leader.on_connected(0, 0)
+    outs = h.message(0, Hello(0, LOG_ID, 0, protocol_version=1))
+    (error,) = sends(outs, Error)
+    assert error.code == "refused"
+    assert "the secondary speaks version 1" in error.detail
+    assert f"this master speaks version {PROTOCOL_VERSION}" in error.detail
+    assert PROTOCOL_VERSION == 2
+    assert any(isinstance(out, Disconnect) for out in outs)
+    assert sends(outs, Welcome) == []
+    assert status(h, 0).mode is LinkMode.REFUSED
 
 
 def test_hello_beyond_the_masters_synced_index_cannot_release_w1_early() -> None:

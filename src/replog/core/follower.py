@@ -17,12 +17,15 @@ __all__ = ["Follower"]
 
 
 class Follower:
-    def __init__(self, node_id: int, *, log_id: str, synced_index: int) -> None:
-        """A recovered log is synced: pass its last index as `synced_index`."""
+    def __init__(self, node_id: int, *, log_id: str, synced_index: int, last_term: int = 0) -> None:
+        """A recovered log is synced: pass its last index as `synced_index`, and that entry's term."""
         self._node_id = node_id
         self._log_id = log_id
         self._appended_index = synced_index
         self._synced_index = synced_index
+        # Terms never decrease along a log; a batch below this is the master's bug, and it must close the
+        # link here rather than reach the store, whose own check is an assertion that stops the node.
+        self._last_term = last_term
         self._connected = False
         self._welcomed = False
         self._outputs: list[Output] = []
@@ -110,8 +113,12 @@ class Follower:
             )
             return
         fresh = tuple(entry for entry in append.entries if entry.index > self._appended_index)
+        if fresh and fresh[0].term < self._last_term:
+            self._protocol_error(f"entry {fresh[0].index} has term {fresh[0].term}, below our term {self._last_term}")
+            return
         if fresh:
-            self._appended_index = fresh[-1].index
+            # Entries go to the store as they came, terms included (the codec checked them within the batch).
+            self._appended_index, self._last_term = fresh[-1].index, fresh[-1].term
             self._outputs.append(Persist(fresh))
         else:
             # A pure duplicate from a retry: nothing to store, but the master needs the ack.

@@ -310,7 +310,10 @@ class Leader:
 
     def _refusal(self, hello: Hello) -> str:
         if hello.protocol_version != PROTOCOL_VERSION:
-            return f"protocol version {hello.protocol_version} is not {PROTOCOL_VERSION}"
+            return (
+                f"replication protocol version mismatch: the secondary speaks version {hello.protocol_version}, "
+                f"this master speaks version {PROTOCOL_VERSION}; run the same replog release on every node"
+            )
         if hello.log_id and hello.log_id != self._log_id:
             return f"secondary holds log {hello.log_id}, not this master's log {self._log_id}"
         if hello.contiguous_index > self._synced_index:

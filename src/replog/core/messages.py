@@ -4,7 +4,7 @@
 |-----------|------------------|-------------------------------------------------------------|
 | Hello     | secondary→master | first frame of every connection: "this is exactly what I have" |
 | Welcome   | master→secondary | the Hello was accepted; carries the log id to adopt         |
-| Append    | master→secondary | consecutive batch; first entry index is prev_index + 1      |
+| Append    | master→secondary | consecutive batch from prev_index + 1; entries carry terms  |
 | Ack       | secondary→master | cumulative: "1..contiguous_index are durable here"          |
 | Heartbeat | master→secondary | liveness probe on idle links; the reply Ack reveals lag     |
 | Error     | either           | protocol violation or foreign log; the connection closes    |
@@ -18,7 +18,9 @@ from replog.types import Entry
 
 __all__ = ["PROTOCOL_VERSION", "Ack", "Append", "Error", "Heartbeat", "Hello", "Message", "Welcome"]
 
-PROTOCOL_VERSION = 1
+# Version 2: each entry in an Append carries its term. A Hello of another version is refused with both
+# versions named (the Hello's own layout is the same in every version, so that refusal always gets through).
+PROTOCOL_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,12 @@ class SecondaryNode:
         self.id = secondary_id
         self.store = store
         self._clock = clock or RealClock()
-        self.core = Follower(secondary_id, log_id=store.log_id, synced_index=store.synced_index)
+        self.core = Follower(
+            secondary_id,
+            log_id=store.log_id,
+            synced_index=store.synced_index,
+            last_term=store.term_at(store.synced_index),
+        )
         self.metrics = NodeMetrics("secondary")
         self.metrics.watch(self._scrape)
         self._committer = GroupCommitter(
@@ -230,7 +235,10 @@ class SecondaryNode:
                         frame = codec.encode(message)
                         asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
                 case Disconnect(_, reason):
-                    if self.core.refusal:
+                    if "protocol version" in self.core.refusal:
+                        # Not about whose log this is: a reset would lose our log and not help.
+                        log.error("the master refused this secondary: %s", self.core.refusal)
+                    elif self.core.refusal:
                         log.error(
                             "refusing to follow this master: %s. Our log is kept untouched; to discard it and "
                             "follow this master, restart with `replog secondary --id %d --reset`.",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from replog.storage.base import check_append
+from replog.storage.base import HardState, check_append, check_hard_state
+from replog.storage.epochs import EpochTable
 from replog.types import Entry
 
 __all__ = ["MemoryLog"]
@@ -21,6 +22,8 @@ class MemoryLog:
         self._entries: list[Entry] = []
         self._synced_index = 0
         self._sync_on_append = sync_on_append
+        self._epochs = EpochTable()
+        self._hard_state: HardState = (0, None)  # "durable" at once: crash() keeps it
 
     @classmethod
     def fresh(cls) -> MemoryLog:
@@ -35,6 +38,14 @@ class MemoryLog:
         self._log_id = log_id
 
     @property
+    def hard_state(self) -> HardState:
+        return self._hard_state
+
+    def set_hard_state(self, term: int, voted_for: int | None) -> None:
+        check_hard_state(self._hard_state, term, voted_for)
+        self._hard_state = (term, voted_for)
+
+    @property
     def last_index(self) -> int:
         return len(self._entries)
 
@@ -43,8 +54,9 @@ class MemoryLog:
         return self._synced_index
 
     def append(self, entries: Sequence[Entry]) -> None:
-        check_append(self.last_index, entries)
+        check_append(self.last_index, entries, self._epochs.last_term)
         self._entries.extend(entries)
+        self._epochs.extend(entries)
         if self._sync_on_append:
             self._synced_index = self.last_index
 
@@ -64,9 +76,23 @@ class MemoryLog:
             total += entry.size_bytes()
         return out
 
+    def truncate_after(self, index: int) -> None:
+        if index < 0:
+            raise AssertionError(f"truncate_after({index}): an index is >= 0")
+        del self._entries[index:]
+        self._synced_index = min(self._synced_index, index)
+        self._epochs.truncate_after(index)
+
+    def term_at(self, index: int) -> int:
+        return self._epochs.term_at(index)
+
+    def epochs(self) -> tuple[tuple[int, int], ...]:
+        return self._epochs.epochs()
+
     def crash(self) -> None:
         """Lose the unsynced tail, as a machine crash would."""
         del self._entries[self._synced_index :]
+        self._epochs.truncate_after(self._synced_index)
 
     def close(self) -> None:
         pass

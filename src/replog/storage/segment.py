@@ -1,12 +1,11 @@
 """SegmentLog: the on-disk LogStore, a segmented append-only log with a CRC on every record.
 
 Why segments: a log only grows at its tail, so one file per `segment_bytes_max` keeps every file but the
-newest immutable. That split is what makes recovery decisive (LogCabin's rule): a crash can only tear the
-tail of the newest segment, so a short or CRC-failing record there is an interrupted write that nobody was
-ever told about and is cut off with a warning, while the same damage in a closed segment is real
-corruption and the node refuses to start rather than serve a log with a hole. For the same reason a
-segment is fsynced before the next one is created (except under fsync "never"), and the directory is
-fsynced after each new file, so a closed segment is always complete on disk.
+newest immutable. That split is what makes recovery decisive (LogCabin's rule, see recovery.py): a crash
+can only tear the tail of the newest segment, while damage in a closed segment is real corruption. For the
+same reason a segment is fsynced before the next one is created (except under fsync "never"), and the
+directory is fsynced after each new file, so a closed segment is always complete on disk. A file holds one
+record format: when the newest segment is of an older format, the next append starts a new segment.
 
 Why one write per append: the shell batches the proposals of one event-loop turn, so throughput comes from
 batch size; `append` encodes the whole batch into one buffer and hands it to the kernel in one `os.write`
@@ -25,8 +24,8 @@ Why so little memory: payloads stay on disk. The offset index is derived data re
 entries sit in a tail cache bounded by `cache_bytes_max`, which serves the secondaries that keep up;
 catch-up reads go to disk, one `pread` per chunk of at most `bytes_max`.
 
-The record format itself (headers, CRCs, validation) lives in records.py; this module owns files,
-threads, recovery and caches.
+The record format itself (headers, CRCs, validation) lives in records.py, opening and recovery in
+recovery.py; this module owns writing, reading, threads and caches.
 """
 
 from __future__ import annotations
@@ -36,63 +35,47 @@ import contextlib
 import errno
 import itertools
 import logging
-import mmap
 import os
-import re
 import shutil
 import threading
 import time
-from array import array
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from replog.errors import ConfigError, CorruptSegment, StorageError, StorageFull
-from replog.storage.base import check_append
-from replog.storage.meta import META_FILE_NAME, fsync_dir, read_meta, write_meta
+from replog.storage.base import HardState, check_append, check_hard_state
+from replog.storage.epochs import EpochTable
+from replog.storage.meta import META_FILE_NAME, fsync_dir, write_meta
 from replog.storage.records import (
     FORMAT_VERSION,
     MAGIC,
     RECORD_HEAD,
     SEGMENT_HEADER,
-    Buffer,
     Record,
     decode_records,
     encode_records,
-    header_problem,
-    scan_records,
 )
+from replog.storage.recovery import (
+    SEGMENTS_DIR_NAME,
+    Segment,
+    list_segment_files,
+    load_meta,
+    recover_segments,
+    segment_path,
+)
+from replog.storage.truncation import cut_segments
 from replog.types import Entry
 
 __all__ = ["FORMAT_VERSION", "FSYNC_POLICIES", "SegmentLog"]
 
 FSYNC_POLICIES = ("always", "interval", "never")
 
-_SEGMENTS_DIR_NAME = "segments"
-_SEGMENT_NAME = re.compile(r"^(\d{20})\.seg$")
 _READ_FDS_MAX = 16
 _CACHE_COMPACT_AFTER = 1024
 _LOGGER = logging.getLogger("replog.storage")
-
-
-@dataclass(eq=False)
-class _Segment:
-    path: Path
-    first_index: int
-    # offsets[i] is where the record of index first_index + i starts in the file.
-    offsets: array[int] = field(default_factory=lambda: array("Q"))
-    end_offset: int = SEGMENT_HEADER.size
-
-    @property
-    def last_index(self) -> int:
-        return self.first_index + len(self.offsets) - 1
-
-    def record_end(self, position: int) -> int:
-        """Where the record at `position` (index - first_index) ends."""
-        return self.offsets[position + 1] if position + 1 < len(self.offsets) else self.end_offset
 
 
 def _take_within(entries: Sequence[Entry], start: int, stop: int, bytes_max: int) -> list[Entry]:
@@ -112,7 +95,7 @@ def _plan_groups(end_offset: int | None, sizes: Sequence[int], segment_bytes_max
     """How many records go to the current segment (first count), then to each new segment in turn.
 
     A segment takes a record while it stays within segment_bytes_max; an empty one takes any record.
-    `end_offset` is None when there is no segment yet.
+    `end_offset` is None when the next record must start a new segment.
     """
     counts = [0]
     used = end_offset
@@ -146,26 +129,6 @@ def _close_fds(fds: Sequence[int]) -> None:
             os.close(fd)
 
 
-def _segment_path(segments_dir: Path, first_index: int) -> Path:
-    return segments_dir / f"{first_index:020d}.seg"
-
-
-def _list_segment_files(segments_dir: Path) -> list[tuple[int, Path]]:
-    found = [(m, p) for p in segments_dir.iterdir() if (m := _SEGMENT_NAME.match(p.name))]
-    return sorted((int(m.group(1)), p) for m, p in found)
-
-
-@contextlib.contextmanager
-def _mapped(path: Path) -> Iterator[Buffer]:
-    """The file's bytes, memory-mapped so that scanning a large segment does not load it on the heap."""
-    with path.open("rb") as file:
-        if os.fstat(file.fileno()).st_size == 0:
-            yield b""
-            return
-        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            yield mapped
-
-
 def _check_settings(fsync: str, fsync_interval_ms: int, segment_bytes_max: int, cache_bytes_max: int) -> None:
     if fsync not in FSYNC_POLICIES:
         raise ConfigError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}; got {fsync!r}")
@@ -175,105 +138,6 @@ def _check_settings(fsync: str, fsync_interval_ms: int, segment_bytes_max: int, 
         raise ConfigError(f"segment_bytes_max must exceed {SEGMENT_HEADER.size + RECORD_HEAD.size}")
     if cache_bytes_max < 0:
         raise ConfigError(f"cache_bytes_max must be >= 0; got {cache_bytes_max}")
-
-
-# --- recovery ------------------------------------------------------------------------------------------
-
-
-def _load_meta(data_dir: Path, has_segments: bool) -> dict[str, Any]:
-    meta = read_meta(data_dir)
-    path = data_dir / META_FILE_NAME
-    if meta is None:
-        if has_segments:
-            raise StorageError(f"{path} is missing but segments exist; refusing to guess whose log they are")
-        meta = {"format_version": FORMAT_VERSION, "log_id": ""}
-        write_meta(data_dir, meta)
-        return meta
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise StorageError(
-            f"{path} has format_version {version!r}, but this replog reads only version {FORMAT_VERSION}"
-        )
-    if not isinstance(meta.get("log_id", ""), str):
-        raise StorageError(f"{path}: log_id must be a string")
-    return meta
-
-
-def _check_contiguous(path: Path, first_index: int, expected: int) -> None:
-    if first_index != expected:
-        raise CorruptSegment(
-            f"{path} at byte offset 0: starts at index {first_index} but index {expected} was expected "
-            "(a segment is missing or misnamed)"
-        )
-
-
-def _load_closed(path: Path, first_index: int, expected: int) -> _Segment:
-    """A closed segment must validate fully: any damage in it is real corruption."""
-    _check_contiguous(path, first_index, expected)
-    with _mapped(path) as buf:
-        if len(buf) < SEGMENT_HEADER.size:
-            raise CorruptSegment(f"{path} at byte offset 0: short segment header ({len(buf)} bytes)")
-        problem = header_problem(buf, first_index)
-        if problem is not None:
-            raise CorruptSegment(f"{path} at byte offset 0: {problem}")
-        scan = scan_records(buf, first_index)
-    if scan.problem is not None:
-        raise CorruptSegment(f"{path} at byte offset {scan.end_offset}: {scan.problem}")
-    if not scan.offsets:
-        raise CorruptSegment(f"{path}: a closed segment holds no records")
-    return _Segment(path, first_index, scan.offsets, scan.end_offset)
-
-
-def _recover_newest(path: Path, first_index: int, expected: int, logger: logging.Logger) -> _Segment | None:
-    """Scan the newest segment and cut off its torn tail; None if even its header was torn."""
-    _check_contiguous(path, first_index, expected)
-    with _mapped(path) as buf:
-        size = len(buf)
-        if size < SEGMENT_HEADER.size:
-            scan = None
-        else:
-            problem = header_problem(buf, first_index)
-            if problem is not None:
-                raise CorruptSegment(f"{path} at byte offset 0: {problem}")
-            scan = scan_records(buf, first_index)
-    if scan is None:
-        logger.warning("%s: torn segment header (%d bytes); removing the file", path, size)
-        path.unlink()
-        fsync_dir(path.parent)
-        return None
-    if scan.problem is not None:
-        _truncate(path, scan.end_offset)
-        logger.warning(
-            "%s: torn tail at byte offset %d (%s); dropped %d bytes",
-            path,
-            scan.end_offset,
-            scan.problem,
-            size - scan.end_offset,
-        )
-    return _Segment(path, first_index, scan.offsets, scan.end_offset)
-
-
-def _truncate(path: Path, size: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _recover_segments(segments_dir: Path, logger: logging.Logger) -> list[_Segment]:
-    named = _list_segment_files(segments_dir)
-    segments: list[_Segment] = []
-    expected = 1
-    for position, (first_index, path) in enumerate(named):
-        if position < len(named) - 1:
-            segments.append(_load_closed(path, first_index, expected))
-        else:
-            newest = _recover_newest(path, first_index, expected, logger)
-            segments.extend([newest] if newest is not None else [])
-        expected = segments[-1].last_index + 1 if segments else 1
-    return segments
 
 
 # --- caches --------------------------------------------------------------------------------------------
@@ -306,6 +170,16 @@ class _TailCache:
             del self._entries[: self._head]
             del self._sizes[: self._head]
             self._head = 0
+
+    def truncate_after(self, index: int) -> None:
+        """Forget the entries after `index`."""
+        if index < self.first_index:
+            self._entries, self._sizes, self._head, self._bytes = [], [], 0, 0
+        else:
+            keep = self._head + index - self.first_index + 1
+            self._bytes -= sum(self._sizes[keep:])
+            del self._entries[keep:], self._sizes[keep:]
+        self._next_index = min(self._next_index, index + 1)
 
     def read(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | None:
         """Entries lo..hi if the cache holds lo (hi must not pass the log's end), else None."""
@@ -347,7 +221,8 @@ class SegmentLog:
         self,
         data_dir: Path,
         meta: dict[str, Any],
-        segments: list[_Segment],
+        segments: list[Segment],
+        epochs: list[tuple[int, int]],
         *,
         fsync: str,
         fsync_interval_ms: int,
@@ -356,7 +231,7 @@ class SegmentLog:
         logger: logging.Logger,
     ) -> None:
         self._data_dir = data_dir
-        self._segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        self._segments_dir = data_dir / SEGMENTS_DIR_NAME
         self._meta = meta
         self._segments = segments
         self._firsts = [segment.first_index for segment in segments]
@@ -366,6 +241,7 @@ class SegmentLog:
         self._logger = logger
         self._last_index = segments[-1].last_index if segments else 0
         self._synced_index = self._last_index
+        self._epochs = EpochTable(epochs, self._last_index)
         self._cache = _TailCache(cache_bytes_max, self._last_index + 1)
         self._read_fds = _ReadFds(_READ_FDS_MAX)
         # Shared with the sync thread, guarded by _lock: the writer fd, retired fds and _last_index.
@@ -391,19 +267,20 @@ class SegmentLog:
         """Open (or create) the log in `data_dir`, recovering from a crash if there was one."""
         _check_settings(fsync, fsync_interval_ms, segment_bytes_max, cache_bytes_max)
         data_dir = Path(data_dir)
-        segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        segments_dir = data_dir / SEGMENTS_DIR_NAME
         try:
             if not segments_dir.is_dir():
                 segments_dir.mkdir(parents=True)
                 fsync_dir(data_dir)
-            meta = _load_meta(data_dir, has_segments=bool(_list_segment_files(segments_dir)))
-            segments = _recover_segments(segments_dir, logger or _LOGGER)
+            meta = load_meta(data_dir, has_segments=bool(list_segment_files(segments_dir)))
+            recovered = recover_segments(segments_dir, logger or _LOGGER)
         except OSError as exc:
             raise _storage_error(exc, f"cannot open the log in {data_dir}") from exc
         store = cls(
             data_dir,
             meta,
-            segments,
+            recovered.segments,
+            recovered.epochs,
             fsync=fsync,
             fsync_interval_ms=fsync_interval_ms,
             segment_bytes_max=segment_bytes_max,
@@ -421,10 +298,10 @@ class SegmentLog:
         metadata goes last, so segments never outlive the identity that says whose they are.
         """
         data_dir = Path(data_dir)
-        segments_dir = data_dir / _SEGMENTS_DIR_NAME
+        segments_dir = data_dir / SEGMENTS_DIR_NAME
         try:
             if segments_dir.is_dir():
-                for _, path in reversed(_list_segment_files(segments_dir)):
+                for _, path in reversed(list_segment_files(segments_dir)):
                     path.unlink()
                 fsync_dir(segments_dir)
                 shutil.rmtree(segments_dir)
@@ -447,6 +324,21 @@ class SegmentLog:
         self._meta = meta
 
     @property
+    def hard_state(self) -> HardState:
+        term, voted_for = self._meta.get("term", 0), self._meta.get("voted_for")  # validated by load_meta
+        return int(term), None if voted_for is None else int(voted_for)
+
+    def set_hard_state(self, term: int, voted_for: int | None) -> None:
+        """Kept in meta.json (an atomic, fsynced replace): votes are rare and must survive any crash."""
+        self._check_usable()
+        check_hard_state(self.hard_state, term, voted_for)
+        if (term, voted_for) == self.hard_state:
+            return
+        meta = {**self._meta, "term": term, "voted_for": voted_for}
+        write_meta(self._data_dir, meta)
+        self._meta = meta
+
+    @property
     def last_index(self) -> int:
         return self._last_index
 
@@ -456,14 +348,65 @@ class SegmentLog:
 
     def append(self, entries: Sequence[Entry]) -> None:
         self._check_usable()
-        check_append(self._last_index, entries)
+        check_append(self._last_index, entries, self._epochs.last_term)
         if not entries:
             return
         records = encode_records(entries)
-        end_offset = self._segments[-1].end_offset if self._segments else None
+        newest = self._segments[-1] if self._segments else None
+        # None starts a new segment: also when the newest one holds an older record format.
+        end_offset = newest.end_offset if newest is not None and newest.version == FORMAT_VERSION else None
         counts = _plan_groups(end_offset, [record.size for record in records], self._segment_bytes_max)
         created = self._write_groups(records, counts)
         self._commit(entries, records, counts, created)
+        self._epochs.extend(entries)
+
+    def truncate_after(self, index: int) -> None:
+        """Remove every entry after `index`, durably, before returning (see truncation.py for the order).
+
+        Holds the sync mutex throughout, so no fsync runs on an fd that is about to be closed; the event
+        loop waits for a sync in flight, which is fine for something as rare as a change of leader. It
+        fsyncs whatever the fsync policy: the no-hole argument depends on each step being durable.
+        """
+        if index < 0:
+            raise AssertionError(f"truncate_after({index}): an index is >= 0")
+        self._check_usable()
+        if index >= self._last_index:
+            return
+        with self._sync_mutex:
+            self._check_usable()
+            keep = bisect.bisect_right(self._firsts, index)
+            doomed = [segment.path for segment in self._segments[keep:]]
+            kept = self._segments[keep - 1] if keep else None
+            cut_offset = kept.record_end(index - kept.first_index) if kept is not None else 0
+            cut = (kept.path, cut_offset) if kept is not None and cut_offset < kept.end_offset else None
+            with self._lock:
+                fds = [*self._retired_fds, *([self._fd] if self._fd is not None else [])]
+                self._retired_fds, self._fd = [], None
+            _close_fds(fds)
+            self._read_fds.close_all()
+            try:
+                cut_segments(self._segments_dir, doomed, cut)
+                fd = os.open(kept.path, os.O_WRONLY | os.O_APPEND) if kept is not None else None
+            except OSError as exc:
+                self._broken = f"truncation after index {index} failed ({exc}); restart the node to recover"
+                self._logger.error("%s: %s", self._data_dir, self._broken)
+                raise _storage_error(exc, f"cannot truncate the log in {self._data_dir}") from exc
+            if kept is not None:
+                del kept.offsets[index - kept.first_index + 1 :]
+                kept.end_offset = cut_offset
+            del self._segments[keep:], self._firsts[keep:]
+            self._cache.truncate_after(index)
+            self._epochs.truncate_after(index)
+            with self._lock:
+                self._fd = fd
+                self._last_index = index
+                self._synced_index = min(self._synced_index, index)
+
+    def term_at(self, index: int) -> int:
+        return self._epochs.term_at(index)
+
+    def epochs(self) -> tuple[tuple[int, int], ...]:
+        return self._epochs.epochs()
 
     def sync(self) -> int:
         return self._sync(force=False)
@@ -517,9 +460,9 @@ class SegmentLog:
             self.close()
             raise _storage_error(exc, f"cannot open {self._segments[-1].path} for writing") from exc
 
-    def _write_groups(self, records: Sequence[Record], counts: Sequence[int]) -> list[tuple[_Segment, int]]:
+    def _write_groups(self, records: Sequence[Record], counts: Sequence[int]) -> list[tuple[Segment, int]]:
         """Write each group with one write, rolling to new segments between groups; all or nothing."""
-        created: list[tuple[_Segment, int]] = []
+        created: list[tuple[Segment, int]] = []
         fd, index, position = self._fd, self._last_index + 1, 0
         try:
             for group, count in enumerate(counts):
@@ -541,8 +484,8 @@ class SegmentLog:
             raise _storage_error(exc, what) from exc
         return created
 
-    def _create_segment(self, first_index: int) -> tuple[_Segment, int]:
-        path = _segment_path(self._segments_dir, first_index)
+    def _create_segment(self, first_index: int) -> tuple[Segment, int]:
+        path = segment_path(self._segments_dir, first_index)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
             _write_all(fd, SEGMENT_HEADER.pack(MAGIC, FORMAT_VERSION, first_index))
@@ -551,9 +494,9 @@ class SegmentLog:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        return _Segment(path, first_index), fd
+        return Segment(path, first_index), fd
 
-    def _roll_back(self, created: Sequence[tuple[_Segment, int]]) -> None:
+    def _roll_back(self, created: Sequence[tuple[Segment, int]]) -> None:
         """Undo a failed append: remove its new segments and cut the current one back to its last record."""
         try:
             for segment, fd in reversed(created):
@@ -572,7 +515,7 @@ class SegmentLog:
         entries: Sequence[Entry],
         records: Sequence[Record],
         counts: Sequence[int],
-        created: Sequence[tuple[_Segment, int]],
+        created: Sequence[tuple[Segment, int]],
     ) -> None:
         """Record a successful append in the offset index, then publish it to sync and the cache."""
         targets = [self._segments[-1] if self._segments else None, *(segment for segment, _ in created)]
@@ -643,7 +586,7 @@ class SegmentLog:
             index += count
         return out
 
-    def _read_records(self, segment: _Segment, index: int, count: int) -> list[Entry]:
+    def _read_records(self, segment: Segment, index: int, count: int) -> list[Entry]:
         """Records index..index+count-1 of one segment, with one pread, decoded and validated."""
         position = index - segment.first_index
         start, end = segment.offsets[position], segment.record_end(position + count - 1)
@@ -653,10 +596,18 @@ class SegmentLog:
             raise _storage_error(exc, f"cannot read {segment.path}") from exc
         if len(data) != end - start:
             raise CorruptSegment(f"{segment.path} at byte offset {start}: short read ({len(data)} bytes)")
-        return decode_records(data, index, count, (segment.path, start))
+        entries = decode_records(data, index, count, (segment.path, start), segment.version)
+        last = index + count - 1
+        # Paired with the checks on append: what the file says must match what the epoch table says.
+        if entries[0].term != self._epochs.term_at(index) or entries[-1].term != self._epochs.term_at(last):
+            raise AssertionError(
+                f"{segment.path}: entries {index}..{last} have terms {entries[0].term}..{entries[-1].term}, "
+                f"the epoch table says {self._epochs.term_at(index)}..{self._epochs.term_at(last)}"
+            )
+        return entries
 
 
-def _count_within(segment: _Segment, lo: int, hi: int, bytes_budget: int) -> int:
+def _count_within(segment: Segment, lo: int, hi: int, bytes_budget: int) -> int:
     """How many records from lo (at least one, at most up to hi) fit in bytes_budget on disk.
 
     A record on disk is never smaller than its entry's size_bytes(), so the caller may still take more.

@@ -2,13 +2,15 @@
 
 A frame is one WebSocket binary message: `u8 kind | msgpack body`. Bodies are msgpack arrays
 (positional, so a frame carries no field names); an Append's entries are flattened into one
-array of index, payload, request_id triples. Decoding validates every field's type and the
-entries' continuity and raises ProtocolError on anything else, so a bad frame can only
-close its link, never reach the core.
+array of index, term, payload, request_id quadruples (protocol version 2; version 1 had no term).
+Decoding validates every field's type, the entries' continuity and that their terms never
+decrease, and raises ProtocolError on anything else, so a bad frame can only close its link,
+never reach the core (nor trip a store's assertion).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgpack
@@ -21,6 +23,9 @@ __all__ = ["decode", "encode"]
 
 _KIND_BY_TYPE: dict[type, int] = {Hello: 1, Welcome: 2, Append: 3, Ack: 4, Heartbeat: 5, Error: 6}
 _MAX_INDEX = (1 << 63) - 1
+_FIELDS_PER_ENTRY = 4  # index, term, payload, request_id
+# Entry(...) runs a Python-level __new__ per entry; tuple.__new__ builds the same NamedTuple in C.
+_new_entry = functools.partial(tuple.__new__, Entry)
 
 
 def encode(message: Message) -> bytes:
@@ -31,10 +36,7 @@ def encode(message: Message) -> bytes:
         case Welcome(log_id, last_index):
             body = [log_id, last_index]
         case Append(prev_index, entries):
-            flat: list[Any] = []
-            for entry in entries:
-                flat += (entry.index, entry.payload, entry.request_id)
-            body = [prev_index, flat]
+            body = [prev_index, _flatten(entries)]
         case Ack(contiguous_index):
             body = [contiguous_index]
         case Heartbeat(last_index):
@@ -42,6 +44,15 @@ def encode(message: Message) -> bytes:
         case Error(code, detail):
             body = [code, detail]
     return bytes((kind,)) + msgpack.packb(body, use_bin_type=True)
+
+
+def _flatten(entries: tuple[Entry, ...]) -> list[Any]:
+    """Entries as one flat array of quadruples, built a column at a time (catch-up frames hold a thousand)."""
+    flat: list[Any] = [None] * (_FIELDS_PER_ENTRY * len(entries))
+    if entries:
+        indexes, payloads, request_ids, terms = zip(*entries, strict=True)
+        flat[0::4], flat[1::4], flat[2::4], flat[3::4] = indexes, terms, payloads, request_ids
+    return flat
 
 
 def decode(frame: bytes) -> Message:
@@ -82,30 +93,40 @@ def _decode_welcome(body: list[Any]) -> Welcome:
 
 def _decode_append(body: list[Any]) -> Append:
     prev_index, flat = _fields(body, int, list)
-    count, rest = divmod(len(flat), 3)
+    count, rest = divmod(len(flat), _FIELDS_PER_ENTRY)
     if not count or rest:
-        raise ProtocolError("Append needs at least one (index, payload, request_id) triple")
+        raise ProtocolError("Append needs at least one (index, term, payload, request_id) quadruple")
     # Whole-column checks run in C (catch-up frames carry a thousand entries); the loop below only
-    # runs to name the first bad entry.
-    indexes, payloads, request_ids = flat[0::3], flat[1::3], flat[2::3]
+    # runs to name the first bad entry. Sorting a sorted list is one linear pass.
+    indexes, terms, payloads, request_ids = flat[0::4], flat[1::4], flat[2::4], flat[3::4]
     if (
         set(map(type, indexes)) != {int}
         or indexes != list(range(prev_index + 1, prev_index + count + 1))
+        or set(map(type, terms)) != {int}
+        or terms[0] < 0
+        or terms[-1] > _MAX_INDEX
+        or terms != sorted(terms)
         or set(map(type, payloads)) != {bytes}
         or not set(map(type, request_ids)) <= {str, type(None)}
     ):
-        _name_bad_entry(prev_index, indexes, payloads, request_ids)
-    return Append(prev_index, tuple(map(Entry, indexes, payloads, request_ids)))
+        _name_bad_entry(prev_index, indexes, terms, payloads, request_ids)
+    return Append(prev_index, tuple(map(_new_entry, zip(indexes, payloads, request_ids, terms, strict=True))))
 
 
-def _name_bad_entry(prev_index: int, indexes: list[Any], payloads: list[Any], request_ids: list[Any]) -> None:
-    expected = prev_index + 1
-    for index, payload, request_id in zip(indexes, payloads, request_ids, strict=True):
+def _name_bad_entry(
+    prev_index: int, indexes: list[Any], terms: list[Any], payloads: list[Any], request_ids: list[Any]
+) -> None:
+    expected, previous_term = prev_index + 1, 0
+    for index, term, payload, request_id in zip(indexes, terms, payloads, request_ids, strict=True):
         if type(index) is not int or index != expected:
             raise ProtocolError(f"Append entry index {index!r:.20} where {expected} belongs")
+        if type(term) is not int or not 0 <= term <= _MAX_INDEX:
+            raise ProtocolError(f"Append entry {index} has a malformed term {term!r:.20}")
+        if term < previous_term:
+            raise ProtocolError(f"Append entry {index} has term {term} after term {previous_term}")
         if not isinstance(payload, bytes) or not (request_id is None or isinstance(request_id, str)):
             raise ProtocolError(f"Append entry {index} has a malformed payload or request_id")
-        expected += 1
+        expected, previous_term = expected + 1, term
     raise AssertionError("_name_bad_entry found no bad entry")
 
 
