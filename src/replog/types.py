@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-__all__ = ["Entry", "HealthState", "PeerId"]
+__all__ = ["INTERNAL_REQUEST_ID_PREFIX", "Entry", "HealthState", "PeerId", "is_internal", "noop_request_id"]
 
 PeerId = int
 """A secondary's id: its position in the configured list (0, 1, ...)."""
@@ -37,3 +37,16 @@ class HealthState(enum.Enum):
     HEALTHY = "Healthy"
     SUSPECTED = "Suspected"
     UNHEALTHY = "Unhealthy"
+
+
+INTERNAL_REQUEST_ID_PREFIX = "replog:"
+"""Entries whose request_id starts with this are the log's own (a new leader's no-op), never a client's:
+readers skip them, though they still take an index. Clients may not use the prefix."""
+
+
+def noop_request_id(term: int) -> str:
+    return f"{INTERNAL_REQUEST_ID_PREFIX}leader-term-{term}"
+
+
+def is_internal(entry: Entry) -> bool:
+    return entry.request_id is not None and entry.request_id.startswith(INTERNAL_REQUEST_ID_PREFIX)

@@ -30,16 +30,33 @@ def appends(draw: st.DrawFn) -> Append:
     for _ in items[1:]:
         terms.append(draw(st.sampled_from([terms[-1], terms[-1], min(MAX_INDEX, terms[-1] + 1), MAX_INDEX])))
     pairs = enumerate(zip(items, terms, strict=True))
-    return Append(prev, tuple(Entry(prev + 1 + i, payload, rid, term) for i, ((payload, rid), term) in pairs))
+    entries = tuple(Entry(prev + 1 + i, payload, rid, term) for i, ((payload, rid), term) in pairs)
+    return Append(prev, entries, draw(st.integers(terms[-1], MAX_INDEX)), draw(indexes))
+
+
+@st.composite
+def hellos(draw: st.DrawFn) -> Hello:
+    """A v2 Hello whose epoch table is valid for its log: terms and first indexes both rising."""
+    contiguous = draw(st.integers(0, MAX_INDEX))
+    starts = sorted(draw(st.sets(st.integers(1, contiguous), max_size=5))) if contiguous else []
+    terms = sorted(draw(st.sets(st.integers(0, MAX_INDEX), min_size=len(starts), max_size=len(starts))))
+    epochs = tuple(zip(terms, starts, strict=True))
+    return Hello(draw(indexes), draw(texts), contiguous, draw(indexes), draw(indexes), epochs)
+
+
+@st.composite
+def welcomes(draw: st.DrawFn) -> Welcome:
+    last = draw(indexes)
+    return Welcome(draw(texts), last, draw(indexes), draw(indexes), draw(st.integers(0, last)), draw(indexes))
 
 
 messages = st.one_of(
-    st.builds(Hello, indexes, texts, indexes, indexes),
-    st.builds(Welcome, texts, indexes),
+    hellos(),
+    welcomes(),
     appends(),
     st.builds(Ack, indexes),
-    st.builds(Heartbeat, indexes),
-    st.builds(Error, texts, texts),
+    st.builds(Heartbeat, indexes, indexes, indexes),
+    st.builds(Error, texts, texts, indexes),
 )
 
 
@@ -83,36 +100,42 @@ def frame(kind: int, body: Any) -> bytes:
         (frame(4, {"contiguous_index": 5}), "not an array"),
         (frame(4, []), "0 fields, expected 1"),
         (frame(4, [1, 2]), "2 fields, expected 1"),
-        (frame(1, [1, "l", 0]), "3 fields, expected 4"),
+        (frame(1, [1, "l", 0]), "3 fields, expected 6"),
         (frame(4, ["5"]), "is not int"),
         (frame(4, [1.0]), "is not int"),
         (frame(4, [None]), "is not int"),
         (frame(4, [True]), "is not int"),
-        (frame(5, [False]), "is not int"),
+        (frame(5, [False, 0, 0]), "is not int"),
         (frame(4, [-1]), "out of range"),
         (frame(1, [-3, "l", 0, 1]), "out of range"),
         (frame(4, [1 << 63]), "out of range"),
         (frame(1, [1, b"l", 0, 1]), "is not str"),
-        (frame(2, [5, 0]), "is not str"),
-        (frame(6, ["c", 7]), "is not str"),
-        (frame(3, [0, []]), "at least one"),
-        (frame(3, [0, [1, 0, b"x"]]), r"at least one \(index, term, payload, request_id\) quadruple"),
-        (frame(3, [0, [1, b"x", None]]), "quadruple"),  # a protocol version 1 Append
-        (frame(3, [0, "flat"]), "is not list"),
-        (frame(3, [0, [2, 0, b"x", None]]), "where 1 belongs"),
-        (frame(3, [0, [1, 0, b"x", None, 3, 0, b"y", None]]), "where 2 belongs"),
-        (frame(3, [4, [4, 0, b"x", None]]), "where 5 belongs"),
-        (frame(3, [0, [True, 0, b"x", None]]), "where 1 belongs"),
-        (frame(3, [0, [1, 0, "text", None]]), "malformed payload"),
-        (frame(3, [0, [1, 0, b"x", 5]]), "malformed payload or request_id"),
-        (frame(3, [0, [1, -1, b"x", None]]), "entry 1 has a malformed term -1"),
-        (frame(3, [0, [1, 1 << 63, b"x", None]]), "entry 1 has a malformed term 9223372036854775808"),
-        (frame(3, [0, [1, None, b"x", None]]), "entry 1 has a malformed term None"),
-        (frame(3, [0, [1, 2, b"x", None, 2, False, b"y", None]]), "entry 2 has a malformed term False"),
-        (frame(3, [0, [1, 1.0, b"x", None]]), "entry 1 has a malformed term 1.0"),
-        (frame(3, [0, [1, 5, b"x", None, 2, 5, b"y", None, 3, 4, b"z", None]]), "entry 3 has term 4 after term 5"),
+        (frame(2, [5, 0, 0, 0, 0, 0]), "is not str"),
+        (frame(6, ["c", 7, 0]), "is not str"),
+        (frame(3, [0, [], 9, 0]), "at least one"),
+        (frame(3, [0, [1, 0, b"x"], 9, 0]), r"at least one \(index, term, payload, request_id\) quadruple"),
+        (frame(3, [0, [1, b"x", None], 9, 0]), "quadruple"),  # a protocol version 1 Append
+        (frame(3, [0, "flat", 9, 0]), "is not list"),
+        (frame(3, [0, [2, 0, b"x", None], 9, 0]), "where 1 belongs"),
+        (frame(3, [0, [1, 0, b"x", None, 3, 0, b"y", None], 9, 0]), "where 2 belongs"),
+        (frame(3, [4, [4, 0, b"x", None], 9, 0]), "where 5 belongs"),
+        (frame(3, [0, [True, 0, b"x", None], 9, 0]), "where 1 belongs"),
+        (frame(3, [0, [1, 0, "text", None], 9, 0]), "malformed payload"),
+        (frame(3, [0, [1, 0, b"x", 5], 9, 0]), "malformed payload or request_id"),
+        (frame(3, [0, [1, -1, b"x", None], 9, 0]), "entry 1 has a malformed term -1"),
+        (frame(3, [0, [1, 1 << 63, b"x", None], 9, 0]), "entry 1 has a malformed term 9223372036854775808"),
+        (frame(3, [0, [1, None, b"x", None], 9, 0]), "entry 1 has a malformed term None"),
+        (frame(3, [0, [1, 2, b"x", None, 2, False, b"y", None], 9, 0]), "entry 2 has a malformed term False"),
+        (frame(3, [0, [1, 1.0, b"x", None], 9, 0]), "entry 1 has a malformed term 1.0"),
+        (
+            frame(3, [0, [1, 5, b"x", None, 2, 5, b"y", None, 3, 4, b"z", None], 9, 0]),
+            "entry 3 has term 4 after term 5",
+        ),
         # A protocol version 1 batch of four entries has a multiple of four fields: the columns misalign.
-        (frame(3, [0, [1, b"a", None, 2, b"b", None, 3, b"c", None, 4, b"d", None]]), "entry 1 .* malformed term b'a'"),
+        (
+            frame(3, [0, [1, b"a", None, 2, b"b", None, 3, b"c", None, 4, b"d", None], 9, 0]),
+            "entry 1 .* malformed term b'a'",
+        ),
     ],
 )
 def test_malformed_frames_are_protocol_errors(raw: bytes, words: str) -> None:
@@ -122,13 +145,31 @@ def test_malformed_frames_are_protocol_errors(raw: bytes, words: str) -> None:
 
 def test_a_float_entry_index_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
-        decode(frame(3, [0, [1.0, 0, b"x", None]]))
+        decode(frame(3, [0, [1.0, 0, b"x", None], 0, 0]))
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ([0, [1, 3, b"x", None], 2, 0], "Append of term 2 carries an entry of a later term 3"),
+        ([1, "l", 5, 2, 1, [1, 1, 1, 3]], r"epochs go backwards: \(1, 1\) then \(1, 3\)"),
+        ([1, "l", 5, 2, 3, [1, 4, 2, 3]], r"epochs go backwards"),
+        ([1, "l", 5, 2, 3, [1, 0]], r"fall outside the log 1..5"),
+        ([1, "l", 5, 2, 3, [1, 1, 2, 6]], r"fall outside the log 1..5"),
+        ([1, "l", 5, 2, 3, [1, 1, 2]], "pairs of integers"),
+        (["l", 3, 1, 0, 4, 0], "Welcome match_index 4 beyond last_index 3"),
+    ],
+)
+def test_terms_and_epochs_are_checked(body: list[Any], words: str) -> None:
+    kind = {4: 3, 6: 1}.get(len(body), 2) if not isinstance(body[0], str) else 2
+    with pytest.raises(ProtocolError, match=words):
+        decode(frame(kind, body))
 
 
 def test_an_append_carries_each_entrys_term_in_its_place() -> None:
-    message = Append(6, (Entry(7, b"a", None, 2), Entry(8, b"b", "r", 2), Entry(9, b"c", None, 5)))
+    message = Append(6, (Entry(7, b"a", None, 2), Entry(8, b"b", "r", 2), Entry(9, b"c", None, 5)), 5, 4)
     body = msgpack.unpackb(encode(message)[1:])
-    assert body == [6, [7, 2, b"a", None, 8, 2, b"b", "r", 9, 5, b"c", None]]
+    assert body == [6, [7, 2, b"a", None, 8, 2, b"b", "r", 9, 5, b"c", None], 5, 4]
     decoded = decode(encode(message))
     assert [e.term for e in decoded.entries] == [2, 2, 5]  # type: ignore[union-attr]
     assert all(type(e) is Entry for e in decoded.entries)  # type: ignore[union-attr]

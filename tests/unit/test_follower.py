@@ -6,7 +6,7 @@ import pytest
 
 from replog.core.follower import Follower
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Welcome
-from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId
+from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId, Truncate
 from replog.types import Entry
 
 
@@ -17,7 +17,7 @@ def batch(prev: int, last: int) -> Append:
 def welcomed(synced: int = 0, log_id: str = "log-A") -> Follower:
     follower = Follower(3, log_id=log_id, synced_index=synced)
     follower.on_connected()
-    follower.on_message(Welcome("log-A", 10))
+    follower.on_message(Welcome("log-A", 10, match_index=synced))
     follower.take_outputs()
     return follower
 
@@ -201,12 +201,42 @@ def test_a_batch_whose_terms_go_below_the_log_s_closes_the_link() -> None:
 def test_a_recovered_log_s_last_term_bounds_the_first_batch() -> None:
     follower = Follower(3, log_id="log-A", synced_index=4, last_term=6)
     follower.on_connected()
-    follower.on_message(Welcome("log-A", 10))
+    follower.on_message(Welcome("log-A", 10, match_index=4))
     follower.take_outputs()
     follower.on_message(Append(4, (Entry(5, b"e", None, 5),)))
     assert is_closed(follower.take_outputs())
     follower.on_connected()
-    follower.on_message(Welcome("log-A", 10))
+    follower.on_message(Welcome("log-A", 10, match_index=4))
     follower.take_outputs()
     follower.on_message(Append(4, (Entry(5, b"e", None, 6),)))
     assert follower.take_outputs() == [Persist((Entry(5, b"e", None, 6),))]
+
+
+def test_a_welcome_below_our_log_truncates_the_tail_before_anything_else() -> None:
+    follower = Follower(3, log_id="log-A", synced_index=9, last_term=2)
+    follower.on_connected(term=3, epochs=((1, 1), (2, 6)))
+    assert follower.take_outputs() == [Send(MASTER, Hello(3, "log-A", 9, term=3, epochs=((1, 1), (2, 6))))]
+    follower.on_message(Welcome("log-A", 12, term=4, leader_id=1, match_index=5, commit_index=5))
+    assert follower.take_outputs() == [Truncate(5)]
+    assert (follower.synced_index, follower.appended_index, follower.commit_index) == (5, 5, 5)
+    follower.on_message(Append(5, (Entry(6, b"new", None, 4),), term=4, commit_index=6))
+    assert follower.take_outputs() == [Persist((Entry(6, b"new", None, 4),))]
+
+
+def test_a_welcome_beyond_our_log_is_a_protocol_error() -> None:
+    follower = Follower(3, log_id="log-A", synced_index=2)
+    follower.on_connected()
+    follower.take_outputs()
+    follower.on_message(Welcome("log-A", 12, match_index=4))
+    outputs = follower.take_outputs()
+    assert is_closed(outputs) and "matches up to 4 but we hold 1..2" in errors(outputs)[0].detail
+
+
+def test_committed_reads_follow_the_leader_but_never_pass_what_is_synced() -> None:
+    follower = welcomed(synced=0)
+    follower.on_message(Append(0, (Entry(1, b"a"), Entry(2, b"b")), commit_index=2))
+    assert follower.commit_index == 0  # Nothing synced yet.
+    follower.on_synced(2)
+    assert follower.commit_index == 2
+    follower.on_message(Heartbeat(2, commit_index=1))
+    assert follower.commit_index == 2  # A committed read never goes back.

@@ -19,7 +19,7 @@ def status(h: Harness, peer: int):  # type: ignore[no-untyped-def]
 def test_hello_is_welcomed_and_starts_the_stream() -> None:
     h = Harness(last_index=2)
     outs = h.connect(0, contiguous=2)
-    assert sends(outs, peer=0) == [Welcome(LOG_ID, 2)]
+    assert sends(outs, peer=0) == [Welcome(LOG_ID, 2, match_index=2)]
     assert status(h, 0).mode is LinkMode.STREAM
     assert status(h, 0).acked_index == 2
 

@@ -55,6 +55,7 @@ def test_msgs_is_a_batch_with_all_options() -> None:
         (b'{"msg": "a", "request_id": ""}', InvalidRequest, "'request_id' must be a non-empty string"),
         (b'{"msg": "a", "request_id": {}}', InvalidRequest, "got an object"),
         (b'{"msg": "a", "request_id": "' + b"x" * 201 + b'"}', InvalidRequest, "longer than 200 characters"),
+        (b'{"msg": "a", "request_id": "replog:x"}', InvalidRequest, "may not start with 'replog:'"),
         (b'{"msg": "a", "timeout_ms": 0}', InvalidRequest, "'timeout_ms' must be an integer in 1..3600000"),
         (b'{"msg": "a", "timeout_ms": -5}', InvalidRequest, "'timeout_ms' must be an integer"),
         (b'{"msg": "a", "timeout_ms": 3600001}', InvalidRequest, "'timeout_ms' must be an integer"),

@@ -59,12 +59,20 @@ class ConcernWaiters:
                 self._count -= 1
                 yield fifo.pop()[1]
 
-    def pop_satisfied(self, durable: Sequence[int]) -> Iterator[tuple[int, int]]:
-        """Yield (token, index) for every waiter whose concern `durable` now meets."""
+    def pop_satisfied(
+        self, durable: Sequence[int], *, majority: int | None = None, commit_index: int = 0
+    ) -> Iterator[tuple[int, int]]:
+        """Yield (token, index) for every waiter whose concern `durable` now meets.
+
+        With `majority` given, a w >= majority waiter also needs its index committed (Raft's rule: an
+        entry on a majority may still be overwritten until an entry of the current term is on one too).
+        """
         for w, fifo in self._fifos.items():
             if not fifo:
                 continue
             ready = satisfied_index(durable, w)
+            if majority is not None and w >= majority:
+                ready = min(ready, commit_index)
             while fifo and fifo[0][0] <= ready:
                 index, token = fifo.popleft()
                 self._count -= 1

@@ -11,7 +11,7 @@ resynchronises, one recovery path for everything.
 from __future__ import annotations
 
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Message, Welcome
-from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId
+from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId, Truncate
 
 __all__ = ["Follower"]
 
@@ -28,6 +28,7 @@ class Follower:
         self._last_term = last_term
         self._connected = False
         self._welcomed = False
+        self._leader_commit = 0
         self._outputs: list[Output] = []
         self.refusal = ""
 
@@ -51,13 +52,22 @@ class Follower:
         outputs, self._outputs = self._outputs, []
         return outputs
 
-    def on_connected(self) -> None:
-        """A master connected; the shell has synced everything appended before calling this."""
+    @property
+    def commit_index(self) -> int:
+        """What this node holds that the leader says a majority holds: committed reads show only this."""
+        return min(self._leader_commit, self._synced_index)
+
+    def on_connected(self, term: int = 0, epochs: tuple[tuple[int, int], ...] = ()) -> None:
+        """A leader connected; the shell has synced everything appended before calling this.
+
+        `term` and `epochs` (the local log's epoch table) let the leader find where our logs differ.
+        """
         if self._appended_index != self._synced_index:
             raise AssertionError("Hello must report a synced log: sync before on_connected")
         self._connected = True
         self._welcomed = False
-        self._outputs.append(Send(MASTER, Hello(self._node_id, self._log_id, self._synced_index)))
+        hello = Hello(self._node_id, self._log_id, self._synced_index, term=term, epochs=epochs)
+        self._outputs.append(Send(MASTER, hello))
 
     def on_disconnected(self) -> None:
         self._connected = False
@@ -70,8 +80,10 @@ class Follower:
             case Welcome():
                 self._on_welcome(message)
             case Append() if self._welcomed:
+                self._leader_commit = max(self._leader_commit, message.commit_index)
                 self._on_append(message)
             case Heartbeat() if self._welcomed:
+                self._leader_commit = max(self._leader_commit, message.commit_index)
                 self._outputs.append(Send(MASTER, Ack(self._synced_index)))
             case Error(code=code, detail=detail):
                 if code == "refused":
@@ -103,6 +115,16 @@ class Follower:
         if not self._log_id:
             self._log_id = welcome.log_id
             self._outputs.append(SetLogId(welcome.log_id))
+        if welcome.match_index < self._synced_index:
+            # Our tail after the match is not in the leader's log: it came from a leader that lost its
+            # term. The shell writes it to a rollback file, then cuts it; the stream resumes after the match.
+            self._outputs.append(Truncate(welcome.match_index))
+            self._appended_index = self._synced_index = welcome.match_index
+            self._last_term = 0  # Unknown without a read; the store still refuses a term going down.
+        elif welcome.match_index > self._synced_index:
+            self._protocol_error(f"Welcome matches up to {welcome.match_index} but we hold 1..{self._synced_index}")
+            return
+        self._leader_commit = max(self._leader_commit, welcome.commit_index)
         self.refusal = ""
         self._welcomed = True
 

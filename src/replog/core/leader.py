@@ -11,6 +11,17 @@ Two rules carry the guarantees:
   what it says it holds. Retries, restarts, catch-up and healed partitions are all that one
   path; an entry is never sent to a node that already has it except by a retry whose
   duplicate the secondary drops.
+
+With failover (DESIGN §9) the leader leads one term, and three rules join them:
+- Its first entry is a no-op of its term. The Hello carries the follower's epoch table, and the
+  Welcome says where the two logs stop agreeing (`match_index`): the follower keeps that prefix
+  and drops, into a rollback file, whatever follows it. Streaming resumes after the match.
+- A `w >= majority` waiter is released only once its index is committed: on a majority *and* at
+  or below a majority-held entry of this term (Raft's rule, which stops the "Figure 8" overwrite
+  of an old-term entry that a majority happened to hold).
+- A peer in a later term ends this leadership: `HigherTerm` goes out and the shell steps down.
+Without failover the term stays 0, no no-op is written, and a secondary holding more than the
+master is refused as another history, exactly as before.
 """
 
 from __future__ import annotations
@@ -19,10 +30,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from replog.core.concern import ConcernWaiters
+from replog.core.concern import ConcernWaiters, satisfied_index
+from replog.core.epochs import Epochs, match_index
 from replog.core.health import HealthThresholds, classify, quorum_needed
 from replog.core.messages import (
     PROTOCOL_VERSION,
+    STALE_TERM,
     Ack,
     Append,
     Error,
@@ -35,6 +48,7 @@ from replog.core.outputs import (
     CatchUp,
     Disconnect,
     HealthChanged,
+    HigherTerm,
     Output,
     Persist,
     ReadOnlyChanged,
@@ -44,9 +58,9 @@ from replog.core.outputs import (
 )
 from replog.core.progress import LinkMode, Progress
 from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
-from replog.types import Entry, HealthState, PeerId
+from replog.types import Entry, HealthState, PeerId, noop_request_id
 
-__all__ = ["Leader", "LeaderLimits", "PeerStatus", "Proposal", "ReadEntries"]
+__all__ = ["Leader", "LeaderLimits", "PeerStatus", "Proposal", "ReadEntries", "Term"]
 
 ReadEntries = Callable[[int, int, int], list[Entry]]
 """read(lo, hi, bytes_max) over the master's own log."""
@@ -66,6 +80,16 @@ class LeaderLimits:
     waiters_max: int = 100_000
     waiters_per_w_max: int = 50_000
     suspend_on_slaves_dead: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """Which term this leader leads, as which node; `failover=False` is the fixed master (term 0)."""
+
+    term: int = 0
+    node_id: int = 0
+    failover: bool = False
+    epochs: Callable[[], Epochs] = tuple  # the local log's epoch table, read at each Hello
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +121,10 @@ class Leader:
         read_entries: ReadEntries,
         now_ms: int,
         recent_request_ids: Iterable[tuple[str, int, int]] = (),
+        term: Term | None = None,
     ) -> None:
         """`last_index` is the recovered log's end; a recovered log is synced."""
+        self._term = term or Term()
         self._log_id = log_id
         self._limits = limits
         self._read = read_entries
@@ -113,6 +139,15 @@ class Leader:
         for request_id, first, last in recent_request_ids:
             self._remember(request_id, first, last)
         self._read_only = not self._quorum()
+        self._commit_index = 0
+        # Only entries at or after this index are of this term; a majority must hold one before
+        # anything is committed. The fixed master's whole log is "its term".
+        self._term_start = 0
+        if self._term.failover:
+            self._term_start = last_index + 1
+            noop = Entry(self._term_start, b"", noop_request_id(self._term.term), self._term.term)
+            self._last_index = self._term_start
+            self._outputs.append(Persist((noop,)))
 
     # ----------------------------------------------------------------- queries
 
@@ -127,6 +162,15 @@ class Leader:
     @property
     def read_only(self) -> bool:
         return self._read_only
+
+    @property
+    def term(self) -> int:
+        return self._term.term
+
+    @property
+    def commit_index(self) -> int:
+        """The highest index a majority holds under this leader's commit rule (0 until one does)."""
+        return self._commit_index
 
     @property
     def w_max(self) -> int:
@@ -184,8 +228,8 @@ class Leader:
         if self._waiters.waiting(w) >= self._limits.waiters_per_w_max:
             limit = self._limits.waiters_per_w_max
             raise Overloaded(f"too many appends waiting for w={w} ({limit}, waiters_per_w_max)")
-        first = self._last_index + 1
-        entries = tuple(Entry(first + offset, payload, request_id) for offset, payload in enumerate(payloads))
+        first, term = self._last_index + 1, self._term.term
+        entries = tuple(Entry(first + offset, payload, request_id, term) for offset, payload in enumerate(payloads))
         self._last_index = entries[-1].index
         self._outputs.append(Persist(entries))
         if request_id is not None:
@@ -208,6 +252,11 @@ class Leader:
         for request_id, (_, last) in list(self._request_ids.items()):
             if last > written_index:
                 del self._request_ids[request_id]
+
+    def step_down(self, reason: str) -> None:
+        """This node no longer leads: every waiter fails with `reason` (its entry may or may not survive)."""
+        for token in self._waiters.pop_above(-1):
+            self._outputs.append(Reject(token, reason))
 
     def on_synced(self, index: int) -> None:
         if index > self._last_index:
@@ -250,7 +299,9 @@ class Leader:
                 self._on_hello(progress, message)
             case Ack(contiguous_index=index):
                 self._on_ack(progress, index)
-            case Error(code=code, detail=detail):
+            case Error(code=code, detail=detail, term=term):
+                if code == STALE_TERM and term > self._term.term:
+                    self._outputs.append(HigherTerm(term))
                 self._outputs.append(Disconnect(peer, f"secondary reported {code}: {detail}"))
             case _:
                 self._protocol_error(progress, f"unexpected {type(message).__name__} from a secondary")
@@ -262,7 +313,8 @@ class Leader:
         for progress in self._progress.values():
             idle_ms = now_ms - progress.last_sent_ms
             if progress.mode is LinkMode.STREAM and idle_ms >= self._limits.heartbeat_interval_ms:
-                self._outputs.append(Send(progress.peer, Heartbeat(self._synced_index)))
+                heartbeat = Heartbeat(self._synced_index, self._term.term, self._commit_index)
+                self._outputs.append(Send(progress.peer, heartbeat))
                 progress.last_sent_ms = now_ms
             self._pump(progress)
         self._refresh_health(now_ms)
@@ -285,12 +337,21 @@ class Leader:
         return [self._synced_index, *(p.acked_index for p in self._progress.values())]
 
     def _release(self) -> None:
-        for token, index in self._waiters.pop_satisfied(self._durable()):
+        durable = self._durable()
+        majority = self.quorum_needed()
+        held_by_majority = satisfied_index(durable, majority)
+        if held_by_majority >= self._term_start and held_by_majority > self._commit_index:
+            self._commit_index = held_by_majority
+        for token, index in self._waiters.pop_satisfied(durable, majority=majority, commit_index=self._commit_index):
             self._outputs.append(Release(token, index))
 
     def _on_hello(self, progress: Progress, hello: Hello) -> None:
         if progress.mode is not LinkMode.AWAIT_HELLO:
             self._protocol_error(progress, "Hello in the middle of a stream")
+            return
+        if hello.term > self._term.term and self._term.failover:
+            self._outputs.append(HigherTerm(hello.term))
+            self._outputs.append(Disconnect(progress.peer, f"follower is in term {hello.term}, we lead {self.term}"))
             return
         refusal = self._refusal(hello)
         if refusal:
@@ -299,14 +360,25 @@ class Leader:
             self._outputs.append(Disconnect(progress.peer, refusal))
             self._release()
             return
-        progress.start_stream(hello.contiguous_index)
-        self._outputs.append(Send(progress.peer, Welcome(self._log_id, self._synced_index)))
-        if hello.contiguous_index < self._synced_index:
-            progress.catch_up_from = hello.contiguous_index + 1
+        match = self._match(hello)
+        progress.start_stream(match)
+        welcome = Welcome(
+            self._log_id, self._synced_index, self._term.term, self._term.node_id, match, self._commit_index
+        )
+        self._outputs.append(Send(progress.peer, welcome))
+        if match < self._synced_index:
+            progress.catch_up_from = match + 1
             progress.catch_up_to = self._synced_index
-            self._outputs.append(CatchUp(progress.peer, hello.contiguous_index + 1, self._synced_index, done=False))
+            self._outputs.append(CatchUp(progress.peer, match + 1, self._synced_index, done=False))
         self._release()
         self._pump(progress)
+
+    def _match(self, hello: Hello) -> int:
+        """Where the follower's log stops agreeing with ours: it keeps 1..match and drops the rest."""
+        if not self._term.failover:
+            return hello.contiguous_index  # The fixed master refused any longer log already.
+        ours = match_index(self._term.epochs(), self._last_index, hello.epochs, hello.contiguous_index)
+        return min(ours, self._synced_index)
 
     def _refusal(self, hello: Hello) -> str:
         if hello.protocol_version != PROTOCOL_VERSION:
@@ -316,7 +388,7 @@ class Leader:
             )
         if hello.log_id and hello.log_id != self._log_id:
             return f"secondary holds log {hello.log_id}, not this master's log {self._log_id}"
-        if hello.contiguous_index > self._synced_index:
+        if hello.contiguous_index > self._synced_index and not self._term.failover:
             # The master sends only synced entries, so a longer log comes from another history.
             return (
                 f"secondary holds entries 1..{hello.contiguous_index} but the master has only "
@@ -352,7 +424,8 @@ class Leader:
             entries = self._read(progress.next_index, hi, limits.batch_bytes_max)
             if not entries or entries[0].index != progress.next_index:
                 raise AssertionError(f"log read at {progress.next_index} returned {entries[:1]}")
-            self._outputs.append(Send(progress.peer, Append(progress.next_index - 1, tuple(entries))))
+            append = Append(progress.next_index - 1, tuple(entries), self._term.term, self._commit_index)
+            self._outputs.append(Send(progress.peer, append))
             progress.sent(entries[-1].index, self._now_ms)
 
     def _protocol_error(self, progress: Progress, detail: str) -> None:

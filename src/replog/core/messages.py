@@ -16,31 +16,45 @@ from dataclasses import dataclass
 
 from replog.types import Entry
 
-__all__ = ["PROTOCOL_VERSION", "Ack", "Append", "Error", "Heartbeat", "Hello", "Message", "Welcome"]
+__all__ = ["PROTOCOL_VERSION", "STALE_TERM", "Ack", "Append", "Error", "Heartbeat", "Hello", "Message", "Welcome"]
 
-# Version 2: each entry in an Append carries its term. A Hello of another version is refused with both
-# versions named (the Hello's own layout is the same in every version, so that refusal always gets through).
+# Version 2: each entry in an Append carries its term, and terms ride on the handshake (the follower's
+# epoch table, the leader's match index) and on every Append and Heartbeat (with the commit index). A
+# Hello of another version is refused with both versions named: the Hello's first four fields are the
+# same in every version, so that refusal always gets through.
 PROTOCOL_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
+    """The follower's log as it is: its synced end, its term, and its epoch table (term, first_index)."""
+
     node_id: int
     log_id: str
     contiguous_index: int
     protocol_version: int = PROTOCOL_VERSION
+    term: int = 0
+    epochs: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
+    """The leader's answer: keep entries 1..match_index (they equal the leader's), drop the rest."""
+
     log_id: str
     last_index: int
+    term: int = 0
+    leader_id: int = 0
+    match_index: int = 0
+    commit_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Append:
     prev_index: int
     entries: tuple[Entry, ...]
+    term: int = 0
+    commit_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +65,20 @@ class Ack:
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     last_index: int
+    term: int = 0
+    commit_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Error:
+    """`term` is the sender's term; with code STALE_TERM it tells a deposed leader to step down."""
+
     code: str
     detail: str
+    term: int = 0
+
+
+STALE_TERM = "stale_term"
 
 
 Message = Hello | Welcome | Append | Ack | Heartbeat | Error

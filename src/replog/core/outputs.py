@@ -24,6 +24,7 @@ __all__ = [
     "ElectionOutput",
     "Disconnect",
     "HealthChanged",
+    "HigherTerm",
     "Output",
     "Persist",
     "PersistHardState",
@@ -33,6 +34,7 @@ __all__ = [
     "Send",
     "SendVote",
     "SetLogId",
+    "Truncate",
 ]
 
 
@@ -98,13 +100,40 @@ class CatchUp:
 
 
 @dataclass(frozen=True, slots=True)
+class HigherTerm:
+    """A peer is in a later term: this node's leadership (if any) is over; tell the election."""
+
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """Drop every entry after `after_index` (write them to a rollback file first): the leader's log
+    differs from ours there. Then call `on_truncated`."""
+
+    after_index: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetLogId:
     """A fresh secondary adopts its master's log id (durably, before it acks anything)."""
 
     log_id: str
 
 
-Output = Persist | Send | Disconnect | Release | Reject | HealthChanged | ReadOnlyChanged | CatchUp | SetLogId
+Output = (
+    Persist
+    | Send
+    | Disconnect
+    | Release
+    | Reject
+    | HealthChanged
+    | ReadOnlyChanged
+    | CatchUp
+    | SetLogId
+    | HigherTerm
+    | Truncate
+)
 
 
 # Election outputs (core/election.py). A separate union: the Leader and the Follower never emit them.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replog.errors import InvalidRequest, InvalidWriteConcern, TooLarge
+from replog.types import INTERNAL_REQUEST_ID_PREFIX
 
 __all__ = ["AppendRequest", "PageRequest", "check_message_sizes", "parse_append", "parse_one", "parse_page"]
 
@@ -120,6 +121,10 @@ def _request_id(request_id: Any) -> str | None:
         raise InvalidRequest(f"'request_id' must be a non-empty string, got {_json_type(request_id)}")
     if len(request_id) > REQUEST_ID_CHARS_MAX:
         raise InvalidRequest(f"'request_id' is longer than {REQUEST_ID_CHARS_MAX} characters")
+    if request_id.startswith(INTERNAL_REQUEST_ID_PREFIX):
+        raise InvalidRequest(
+            f"'request_id' may not start with {INTERNAL_REQUEST_ID_PREFIX!r}: replog keeps it for itself"
+        )
     _encode(request_id)
     return request_id
 

@@ -11,6 +11,7 @@ never reach the core (nor trip a store's assertion).
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any
 
 import msgpack
@@ -31,18 +32,19 @@ _new_entry = functools.partial(tuple.__new__, Entry)
 def encode(message: Message) -> bytes:
     kind = _KIND_BY_TYPE[type(message)]
     match message:
-        case Hello(node_id, log_id, contiguous_index, protocol_version):
-            body: list[Any] = [node_id, log_id, contiguous_index, protocol_version]
-        case Welcome(log_id, last_index):
-            body = [log_id, last_index]
-        case Append(prev_index, entries):
-            body = [prev_index, _flatten(entries)]
+        case Hello(node_id, log_id, contiguous_index, protocol_version, term, epochs):
+            flat_epochs = [number for epoch in epochs for number in epoch]
+            body: list[Any] = [node_id, log_id, contiguous_index, protocol_version, term, flat_epochs]
+        case Welcome(log_id, last_index, term, leader_id, match_index, commit_index):
+            body = [log_id, last_index, term, leader_id, match_index, commit_index]
+        case Append(prev_index, entries, term, commit_index):
+            body = [prev_index, _flatten(entries), term, commit_index]
         case Ack(contiguous_index):
             body = [contiguous_index]
-        case Heartbeat(last_index):
-            body = [last_index]
-        case Error(code, detail):
-            body = [code, detail]
+        case Heartbeat(last_index, term, commit_index):
+            body = [last_index, term, commit_index]
+        case Error(code, detail, term):
+            body = [code, detail, term]
     return bytes((kind,)) + msgpack.packb(body, use_bin_type=True)
 
 
@@ -84,15 +86,34 @@ def _fields(body: list[Any], *types: type) -> list[Any]:
 
 
 def _decode_hello(body: list[Any]) -> Hello:
-    return Hello(*_fields(body, int, str, int, int))
+    if len(body) == 4:  # Version 1's Hello: decoded only so that the leader can refuse it by name.
+        return Hello(*_fields(body, int, str, int, int))
+    node_id, log_id, contiguous_index, version, term, flat = _fields(body, int, str, int, int, int, list)
+    return Hello(node_id, log_id, contiguous_index, version, term, _epochs(flat, contiguous_index))
+
+
+def _epochs(flat: list[Any], last_index: int) -> tuple[tuple[int, int], ...]:
+    """(term, first_index) pairs: both rising, every run starting inside the log."""
+    if len(flat) % 2 or any(type(n) is not int or not 0 <= n <= _MAX_INDEX for n in flat):
+        raise ProtocolError("Hello epochs must be (term, first_index) pairs of integers")
+    epochs = tuple(zip(flat[0::2], flat[1::2], strict=True))
+    for (term, first), (next_term, next_first) in itertools.pairwise(epochs):
+        if next_term <= term or next_first <= first:
+            raise ProtocolError(f"Hello epochs go backwards: ({term}, {first}) then ({next_term}, {next_first})")
+    if epochs and (epochs[0][1] < 1 or epochs[-1][1] > last_index):
+        raise ProtocolError(f"Hello epochs {epochs[0]}..{epochs[-1]} fall outside the log 1..{last_index}")
+    return epochs
 
 
 def _decode_welcome(body: list[Any]) -> Welcome:
-    return Welcome(*_fields(body, str, int))
+    welcome = Welcome(*_fields(body, str, int, int, int, int, int))
+    if welcome.match_index > welcome.last_index:
+        raise ProtocolError(f"Welcome match_index {welcome.match_index} beyond last_index {welcome.last_index}")
+    return welcome
 
 
 def _decode_append(body: list[Any]) -> Append:
-    prev_index, flat = _fields(body, int, list)
+    prev_index, flat, term, commit_index = _fields(body, int, list, int, int)
     count, rest = divmod(len(flat), _FIELDS_PER_ENTRY)
     if not count or rest:
         raise ProtocolError("Append needs at least one (index, term, payload, request_id) quadruple")
@@ -110,7 +131,10 @@ def _decode_append(body: list[Any]) -> Append:
         or not set(map(type, request_ids)) <= {str, type(None)}
     ):
         _name_bad_entry(prev_index, indexes, terms, payloads, request_ids)
-    return Append(prev_index, tuple(map(_new_entry, zip(indexes, payloads, request_ids, terms, strict=True))))
+    if terms[-1] > term:
+        raise ProtocolError(f"Append of term {term} carries an entry of a later term {terms[-1]}")
+    entries = tuple(map(_new_entry, zip(indexes, payloads, request_ids, terms, strict=True)))
+    return Append(prev_index, entries, term, commit_index)
 
 
 def _name_bad_entry(
@@ -135,11 +159,11 @@ def _decode_ack(body: list[Any]) -> Ack:
 
 
 def _decode_heartbeat(body: list[Any]) -> Heartbeat:
-    return Heartbeat(*_fields(body, int))
+    return Heartbeat(*_fields(body, int, int, int))
 
 
 def _decode_error(body: list[Any]) -> Error:
-    return Error(*_fields(body, str, str))
+    return Error(*_fields(body, str, str, int))
 
 
 _DECODERS = {
