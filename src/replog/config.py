@@ -78,6 +78,14 @@ class Config:
     delivery_failure: Mapping[str, Any] = field(
         default_factory=dict, metadata=_doc('faults per secondary id, e.g. {"0": {"error_after_append": 0.3}}')
     )
+    failover: bool = field(
+        default=False,
+        metadata=_doc("elect a new leader when the leader dies (preview); false keeps the fixed master"),
+    )
+    election_timeout_seconds: float = field(
+        default=1.0,
+        metadata=_doc("with failover: silence from the leader before an election, drawn from [T, 2T]", min=0.05),
+    )
     log_level: str = field(
         default="INFO", metadata=_doc("DEBUG | INFO | WARNING | ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     )
@@ -96,6 +104,19 @@ class Config:
                 f"secondary id {secondary_id} is not configured (secondaries: 0..{len(self.secondaries) - 1})"
             )
         return _split_address(self.secondaries[secondary_id], f"secondaries[{secondary_id}]")
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Every node's address by node id: the master is node 0, secondary N is node N + 1."""
+        return (self.master, *self.secondaries)
+
+    @property
+    def link_heartbeat_seconds(self) -> float:
+        """The heartbeat period on idle replication links: with failover, well inside the election
+        timeout (a quarter of it at most), so that a healthy leader is never taken for a dead one."""
+        if self.failover:
+            return min(self.heartbeat_seconds, self.election_timeout_seconds / 4)
+        return self.heartbeat_seconds
 
     def faults_for(self, secondary_id: int) -> dict[str, Any]:
         plan = self.delivery_failure.get(str(secondary_id), {})

@@ -2,6 +2,9 @@
 
 ReplogError
 ├── ReadOnly                 no quorum: the master refuses writes
+├── NoLeader                 failover: no leader known to take an append (an election is on)
+├── LeadershipLost           failover: the leader stepped down while an append waited
+├── TransferFailed           failover: a leadership transfer did not complete in time
 ├── NotEnoughReplicas        suspend_on_slaves_dead and w-1 exceeds the live secondaries
 ├── InvalidWriteConcern      w outside 1..N+1
 ├── InvalidRequest           a client's input is malformed
@@ -25,6 +28,8 @@ __all__ = [
     "ForeignLog",
     "InvalidRequest",
     "InvalidWriteConcern",
+    "LeadershipLost",
+    "NoLeader",
     "NotEnoughReplicas",
     "Overloaded",
     "ProtocolError",
@@ -34,6 +39,7 @@ __all__ = [
     "StartupError",
     "StorageError",
     "StorageFull",
+    "TransferFailed",
     "TooLarge",
     "Unauthorized",
 ]
@@ -47,6 +53,20 @@ class ReadOnly(ReplogError):
     def __init__(self, alive: int, needed: int, total: int) -> None:
         self.alive, self.needed, self.total = alive, needed, total
         super().__init__(f"read-only: no quorum ({alive} of {total} nodes alive, {needed} needed)")
+
+
+class NoLeader(ReplogError):
+    def __init__(self, term: int, why: str = "election in progress") -> None:
+        self.term = term
+        super().__init__(f"no leader: {why} (term {term})")
+
+
+class TransferFailed(ReplogError):
+    """A leadership transfer did not complete; the old leader leads on."""
+
+
+class LeadershipLost(ReplogError):
+    """The append's entry may or may not survive the next leader: retry it with the same request_id."""
 
 
 class NotEnoughReplicas(ReplogError):

@@ -21,6 +21,7 @@ from aiohttp import web
 from replog.config import Config
 from replog.errors import StartupError
 from replog.node.master import MasterNode
+from replog.node.replica import ReplicaNode
 from replog.node.secondary import SecondaryNode
 from replog.storage.base import LogStore
 from replog.storage.lock import DataDirLock
@@ -114,7 +115,9 @@ async def _until_signalled() -> None:
     log.info("stopping")
 
 
-async def _run_node(node: MasterNode | SecondaryNode, app: web.Application, listener: socket.socket) -> None:
+async def _run_node(
+    node: MasterNode | SecondaryNode | ReplicaNode, app: web.Application, listener: socket.socket
+) -> None:
     """Start the node (its links may call peers at once), then answer on the already bound port."""
     await node.start()
     try:
@@ -127,6 +130,25 @@ async def _run_node(node: MasterNode | SecondaryNode, app: web.Application, list
     finally:
         await runner.cleanup()
         await node.stop()
+
+
+async def _replica_main(config: Config, node_id: int) -> None:
+    """A node with failover on: the same shell whatever its configured name."""
+    from replog.node.replica import ReplicaNode, node_name
+    from replog.web.replica_api import replica_app
+
+    name = node_name(node_id)
+    host, port = config.nodes[node_id].rsplit(":", 1)
+    store = open_store(config, name, is_master=False)
+    try:
+        listener = _listen(config.bind_host or host, int(port))
+    except StartupError:
+        store.close()
+        raise
+    log.info("%s listening on %s", name, config.nodes[node_id])
+    node_dir = node_data_dir(config, name) if config.storage == "disk" else None
+    node = ReplicaNode(config, node_id, store, node_dir=node_dir)
+    await _run_node(node, replica_app(node), listener)
 
 
 async def _master_main(config: Config) -> None:
@@ -162,7 +184,7 @@ def run_master(config: Config) -> None:
     setup_logging(config.log_level)
     _use_uvloop()
     with _data_dir_locked(config, "master"):
-        asyncio.run(_master_main(config))
+        asyncio.run(_replica_main(config, 0) if config.failover else _master_main(config))
 
 
 def run_secondary(config: Config, secondary_id: int, *, reset: bool = False) -> None:
@@ -173,7 +195,8 @@ def run_secondary(config: Config, secondary_id: int, *, reset: bool = False) -> 
     with _data_dir_locked(config, f"secondary-{secondary_id}"):
         if reset:
             _wipe(config, f"secondary-{secondary_id}")
-        asyncio.run(_secondary_main(config, secondary_id))
+        main = _replica_main(config, secondary_id + 1) if config.failover else _secondary_main(config, secondary_id)
+        asyncio.run(main)
 
 
 def _wipe(config: Config, node_name: str) -> None:

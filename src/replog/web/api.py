@@ -27,7 +27,7 @@ from replog.errors import InvalidRequest, ReplogError, RequestTimeout
 from replog.metrics import CONTENT_TYPE, NodeMetrics
 from replog.node.master import AppendResult, MasterNode, WriteConcernTimeout
 from replog.node.secondary import SecondaryNode
-from replog.types import Entry
+from replog.types import Entry, is_internal
 from replog.web.errors import describe, outcome_of, status_for
 from replog.web.guards import guarded, read_body
 from replog.web.requests import PageRequest, parse_append, parse_page
@@ -264,6 +264,7 @@ async def _serve_messages(
 
 
 def _render(entries: Sequence[Entry], page: PageRequest) -> list[object]:
+    # A leader's no-op takes an index but is no message: readers never see it (indexes may skip one).
     if page.detail:
-        return [{"index": e.index, "msg": e.payload.decode("utf-8", "replace")} for e in entries]
-    return [e.payload.decode("utf-8", "replace") for e in entries]
+        return [{"index": e.index, "msg": e.payload.decode("utf-8", "replace")} for e in entries if not is_internal(e)]
+    return [e.payload.decode("utf-8", "replace") for e in entries if not is_internal(e)]

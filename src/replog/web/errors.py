@@ -5,6 +5,8 @@ from __future__ import annotations
 from replog.errors import (
     InvalidRequest,
     InvalidWriteConcern,
+    LeadershipLost,
+    NoLeader,
     NotEnoughReplicas,
     Overloaded,
     ReadOnly,
@@ -13,6 +15,7 @@ from replog.errors import (
     StorageError,
     StorageFull,
     TooLarge,
+    TransferFailed,
     Unauthorized,
 )
 from replog.node.master import WriteConcernTimeout
@@ -26,6 +29,9 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidRequest, 400),
     (InvalidWriteConcern, 400),
     (ReadOnly, 503),
+    (NoLeader, 503),
+    (LeadershipLost, 503),
+    (TransferFailed, 503),
     (NotEnoughReplicas, 503),
     (Overloaded, 503),
     (WriteConcernTimeout, 504),
@@ -56,6 +62,8 @@ def outcome_of(exc: BaseException) -> str:
     """The `outcome` label of replog_appends for an append that failed with `exc`."""
     if isinstance(exc, ReadOnly):
         return "read_only"
+    if isinstance(exc, NoLeader | LeadershipLost):
+        return "no_leader"
     if isinstance(exc, WriteConcernTimeout):
         return "timeout"
     if isinstance(exc, InvalidRequest | InvalidWriteConcern | Unauthorized):

@@ -36,6 +36,7 @@ class PageRequest:
     start: int
     limit: int | None
     detail: bool
+    committed: bool = False  # only what a majority holds under the current leader (never goes back)
 
 
 def parse_append(
@@ -142,6 +143,7 @@ def parse_page(query: Mapping[str, str]) -> PageRequest:
         start=_query_int(query, "from", 1, minimum=1) or 1,
         limit=_query_int(query, "limit", None, minimum=0, maximum=PAGE_LIMIT_MAX),
         detail=_query_flag(query, "detail"),
+        committed=_query_flag(query, "committed"),
     )
 
 

@@ -1,0 +1,209 @@
+"""The HTTP API of a node with failover on: every node takes appends and answers the same routes.
+
+The leader appends. A follower forwards an append, one hop, to the leader it knows and passes the
+answer back unchanged, so a client may talk to any node; with no leader known it answers 503 with
+`Retry-After` and the reason (no quorum, or an election in progress). A forwarded request carries a
+header that stops a second hop: a node that receives one and does not lead answers for itself.
+
+`GET /` is the node's own durable prefix, as on the fixed master; `?committed=1` shows only what a
+majority holds under the current leader's term, which never goes back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import aiohttp
+from aiohttp import web
+from prometheus_client.core import Metric
+
+from replog.errors import InvalidRequest, NoLeader
+from replog.metrics import gauge
+from replog.node.master import WriteConcernTimeout
+from replog.node.replica import ReplicaNode, node_name
+from replog.storage.base import read_synced
+from replog.types import Entry
+from replog.web.api import _app, _error, _indexes, _metrics, _openapi, _serve_messages
+from replog.web.errors import describe, outcome_of
+from replog.web.guards import guarded, read_body
+from replog.web.requests import parse_append, parse_page
+from replog.web.vote import vote_routes
+
+__all__ = ["FORWARDED_HEADER", "replica_app"]
+
+FORWARDED_HEADER = "X-Replog-Forwarded-By"
+_PASSED_ON = ("Content-Type", "Authorization")
+
+
+def replica_app(node: ReplicaNode) -> web.Application:
+    app = _app(node.config.max_body_bytes)
+    config = node.config
+    w_max = len(config.nodes)
+
+    async def append(request: web.Request) -> web.StreamResponse:
+        if node.ready_leader is None:
+            leader = node.leader()
+            if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
+                return await _forward(request, node, leader.address)
+            raise node.not_leading()
+        started, w = time.perf_counter(), config.default_w
+        try:
+            body = await read_body(request, config.body_timeout_seconds)
+            parsed = parse_append(
+                body,
+                default_w=config.default_w,
+                w_max=w_max,
+                msgs_max=config.append_batch_max,
+                message_bytes_max=config.message_bytes_max,
+            )
+            w = parsed.w
+            result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
+        except Exception as exc:
+            node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
+            if isinstance(exc, WriteConcernTimeout):
+                return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
+            raise
+        node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
+        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
+        return web.json_response(answer, status=200 if result.duplicate else 201)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if parse_page(request.query).committed:
+            committed = node.commit_index
+
+            def read_committed(start: int, limit: int) -> list[Entry]:
+                return read_synced(node.store, start, max(0, min(limit, committed - start + 1)))
+
+            return await _serve_messages(request, read_committed, committed)
+        return await _serve_messages(request, node.read_synced, node.store.synced_index)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response(_health(node))
+
+    async def get_faults(request: web.Request) -> web.Response:
+        return web.json_response(node.faults.describe(node.now_ms()))
+
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            settings = json.loads(await read_body(request, config.body_timeout_seconds))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+        if not isinstance(settings, dict):
+            raise InvalidRequest("body must be a JSON object of faults")
+        return web.json_response(node.set_faults(settings).describe(node.now_ms()))
+
+    async def step_down(request: web.Request) -> web.Response:
+        if node.ready_leader is None:
+            leader = node.leader()
+            where = f"the leader is {leader.name} at http://{leader.address}" if leader else "no leader is known"
+            return _error(409, f"{node.name} is not the leader; {where}")
+        target = node.transfer_candidate()
+        if target is None:
+            return _error(503, "no Healthy follower to hand leadership to")
+        old_term = node.election.term
+        paused_s = await node.transfer_leadership(target)
+        return web.json_response(
+            {
+                "old_leader": node.name,
+                "new_leader": node_name(target),
+                "old_term": old_term,
+                "term": node.election.term,
+                "paused_ms": round(paused_s * 1000, 1),
+            }
+        )
+
+    for path in ("/", "/messages"):
+        app.router.add_post(path, guarded(append, config.client_token, "client_token"))
+        app.router.add_get(path, guarded(messages, config.read_token, "read_token"))
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", _metrics(node.metrics))
+    app.router.add_get("/openapi.json", _openapi)
+    app.router.add_get("/faults", get_faults)
+    app.router.add_post("/faults", guarded(set_faults, config.cluster_token, "cluster_token"))
+    app.router.add_get("/replication", guarded(node.following.serve, config.cluster_token, "cluster_token"))
+    app.router.add_post("/admin/step-down", guarded(step_down, config.cluster_token, "cluster_token"))
+    app.router.add_routes(
+        vote_routes(node.handle_vote, cluster_token=config.cluster_token, body_timeout_s=config.body_timeout_seconds)
+    )
+    node.metrics.watch(lambda: _scrape(node))
+    return app
+
+
+async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web.StreamResponse:
+    """One hop to the leader, the answer passed back as it came; an unreachable leader is a 503."""
+    body = await read_body(request, node.config.body_timeout_seconds)
+    headers = {name: request.headers[name] for name in _PASSED_ON if name in request.headers}
+    headers[FORWARDED_HEADER] = node.name
+    # No total timeout: a w=3 append waits as long as w takes, as it would on the leader itself.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=node.config.connection_timeout)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"http://{address}{request.path}", data=body, headers=headers) as answer,
+        ):
+            payload = await answer.read()
+            passed = {"Content-Type": answer.headers.get("Content-Type", "application/json")}
+            if "Retry-After" in answer.headers:
+                passed["Retry-After"] = answer.headers["Retry-After"]
+            return web.Response(status=answer.status, body=payload, headers=passed)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise NoLeader(node.election.term) from exc
+
+
+def _health(node: ReplicaNode) -> dict[str, object]:
+    leader = node.leader()
+    leading = node.ready_leader
+    answer: dict[str, object] = {
+        "role": node.role,
+        "id": node.id,
+        "name": node.name,
+        "log_id": node.store.log_id,
+        "term": node.election.term,
+        "leader": None
+        if leader is None
+        else {"id": leader.node_id, "name": leader.name, "url": f"http://{leader.address}"},
+        "last_index": node.store.synced_index,
+        "commit_index": node.commit_index,
+        "rolled_back": node.following.rolled_back,
+    }
+    if leading is not None:
+        core = leading.core
+        answer["read_only"] = core.read_only
+        answer["quorum"] = {"alive": core.alive(), "needed": core.quorum_needed()}
+        answer["waiting"] = core.waiting()
+        answer["peers"] = [
+            {
+                "id": status.peer,
+                "name": node_name(status.peer),
+                "url": leading.links[status.peer].url,
+                "status": status.health.value,
+                "acked_index": status.acked_index,
+                "lag": max(0, core.synced_index - status.acked_index),
+                "last_heard_ms_ago": status.last_heard_ms_ago,
+                "last_error": status.refusal or leading.links[status.peer].last_error,
+            }
+            for status in core.peer_status()
+        ]
+    else:
+        error = node.not_leading()
+        answer["read_only"] = not isinstance(error, NoLeader) and node.leader() is None
+        answer["quorum"] = {"alive": node.alive(), "needed": len(node.config.nodes) // 2 + 1}
+    return answer
+
+
+def _scrape(node: ReplicaNode) -> Iterator[Metric]:
+    yield gauge("replog_term", "The node's current term", node.election.term)
+    yield gauge("replog_is_leader", "1 while this node leads", int(node.ready_leader is not None))
+    yield gauge(
+        "replog_commit_index",
+        "Highest index known committed (on a majority under the leader's term)",
+        node.commit_index,
+    )
+    yield gauge("replog_last_index", "Last index synced on this node", node.store.synced_index)
+    yield gauge("replog_elections", "Elections this node started (pre-votes)", node.elections_started)
+    yield gauge("replog_leader_changes", "Times this node saw a new leader (itself included)", node.leader_changes)
+    yield gauge(
+        "replog_rolled_back_entries", "Entries this node dropped into rollback files", node.following.rolled_back
+    )
