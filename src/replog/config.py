@@ -66,7 +66,7 @@ class Config:
         default=30.0, metadata=_doc("a client must send a request's body within this", min=0.1)
     )
     cluster_token: str = field(
-        default="", metadata=_doc("shared secret of master and secondaries (replication, /join, /faults)")
+        default="", metadata=_doc("shared secret of the nodes (replication, /join, /vote, /admin/step-down, /faults)")
     )
     client_token: str = field(default="", metadata=_doc("when set, appends need `Authorization: Bearer <it>`"))
     read_token: str = field(default="", metadata=_doc("when set, reads of the log need `Authorization: Bearer <it>`"))
