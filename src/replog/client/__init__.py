@@ -49,7 +49,9 @@ from replog.client.results import (
     MasterHealth,
     Message,
     PeerStatus,
+    ReplicaHealth,
     SecondaryHealth,
+    StepDown,
 )
 from replog.client.retry import RetryPolicy
 from replog.client.sync import Client
@@ -66,6 +68,8 @@ __all__ = [
     "Faults",
     "InvalidRequest",
     "MasterHealth",
+    "ReplicaHealth",
+    "StepDown",
     "Message",
     "NoLeader",
     "PeerStatus",

@@ -24,6 +24,7 @@ from replog.client.results import (
     Faults,
     MasterHealth,
     Message,
+    ReplicaHealth,
     SecondaryHealth,
     parse_append,
     parse_batch,
@@ -172,7 +173,7 @@ class AsyncClient:
             raise ReplogClientError(f"{self.url} is secondary {health.id}, not the master")
         return health
 
-    async def node_health(self) -> MasterHealth | SecondaryHealth:
+    async def node_health(self) -> MasterHealth | SecondaryHealth | ReplicaHealth:
         return parse_health(await self._send(_http.get_call("/health", self.timeout)))
 
     # ----------------------------------------------------------------- faults

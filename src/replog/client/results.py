@@ -19,12 +19,15 @@ __all__ = [
     "MasterHealth",
     "Message",
     "PeerStatus",
+    "ReplicaHealth",
     "SecondaryHealth",
+    "StepDown",
     "parse_append",
     "parse_batch",
     "parse_faults",
     "parse_health",
     "parse_messages",
+    "parse_step_down",
 ]
 
 
@@ -100,6 +103,44 @@ class SecondaryHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaHealth:
+    """A node's own /health with failover on: its role and term, whom it follows, what it holds."""
+
+    id: int
+    name: str
+    role: str  # "leader", "follower" or "candidate"
+    term: int
+    leader_name: str | None
+    leader_url: str | None
+    log_id: str
+    last_index: int
+    commit_index: int
+    rolled_back: int
+    read_only: bool
+    quorum_alive: int
+    quorum_needed: int
+    peers: tuple[PeerStatus, ...]  # the leader's view of every other node; empty on a follower
+
+
+@dataclass(frozen=True, slots=True)
+class StepDown:
+    """A leadership handover: who led, who leads now, in which term, and how long appends paused."""
+
+    old_leader: str
+    new_leader: str
+    term: int
+    paused_ms: float
+
+
+def parse_step_down(data: Any) -> StepDown:
+    body = _object(data, "a step-down")
+    try:
+        return StepDown(str(body["old_leader"]), str(body["new_leader"]), int(body["term"]), float(body["paused_ms"]))
+    except (KeyError, TypeError, ValueError):
+        raise _shape_error("a step-down", data) from None
+
+
+@dataclass(frozen=True, slots=True)
 class Faults:
     """A secondary's injected faults; the two durations are the seconds still remaining."""
 
@@ -165,9 +206,27 @@ def _peer(data: dict[str, Any]) -> PeerStatus:
     )
 
 
-def parse_health(data: Any) -> MasterHealth | SecondaryHealth:
+def parse_health(data: Any) -> MasterHealth | SecondaryHealth | ReplicaHealth:
     body = _object(data, "/health")
     try:
+        if "term" in body:
+            leader = body["leader"] or {}
+            return ReplicaHealth(
+                id=int(body["id"]),
+                name=str(body["name"]),
+                role=str(body["role"]),
+                term=int(body["term"]),
+                leader_name=leader.get("name"),
+                leader_url=leader.get("url"),
+                log_id=str(body.get("log_id", "")),
+                last_index=int(body["last_index"]),
+                commit_index=int(body["commit_index"]),
+                rolled_back=int(body["rolled_back"]),
+                read_only=bool(body["read_only"]),
+                quorum_alive=int(body["quorum"]["alive"]),
+                quorum_needed=int(body["quorum"]["needed"]),
+                peers=tuple(_peer(peer) for peer in body.get("peers", ())),
+            )
         if body.get("role") == "secondary":
             return SecondaryHealth(
                 id=int(body["id"]),

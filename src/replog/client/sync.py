@@ -30,12 +30,15 @@ from replog.client.results import (
     Faults,
     MasterHealth,
     Message,
+    ReplicaHealth,
     SecondaryHealth,
+    StepDown,
     parse_append,
     parse_batch,
     parse_faults,
     parse_health,
     parse_messages,
+    parse_step_down,
 )
 from replog.client.retry import RetryPolicy
 
@@ -74,6 +77,7 @@ class Client:
         self.urls = _http.resolve_urls(url)
         self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
+        self._token = token
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._nodes = [_Node.parse(u) for u in self.urls]
@@ -183,7 +187,7 @@ class Client:
             raise ReplogClientError(f"{self.url} is secondary {health.id}, not the master")
         return health
 
-    def node_health(self) -> MasterHealth | SecondaryHealth:
+    def node_health(self) -> MasterHealth | SecondaryHealth | ReplicaHealth:
         """/health of whichever node this URL is (with several URLs: of the first that answers; see `url`)."""
         return parse_health(self._send(_http.get_call("/health", self.timeout)))
 
@@ -204,6 +208,19 @@ class Client:
         """Change the faults named (others keep their value); returns the faults now in force."""
         settings = _http.fault_settings(error_after_append, delay_ms, internal_looping, server_unavailable)
         return parse_faults(self._send(_http.faults_call(settings, self.timeout)))
+
+    # ------------------------------------------------------------- leadership
+
+    def step_down(self) -> StepDown:
+        """Hand leadership to the most up-to-date follower (failover on; needs the cluster token).
+
+        Asked of a follower, the request goes to the leader that follower names.
+        """
+        health = self.node_health()
+        if isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
+            with Client(health.leader_url, token=self._token, timeout=self.timeout) as leader:
+                return leader.step_down()
+        return parse_step_down(self._send(_http.Call("POST", "/admin/step-down", b"", self.timeout)))
 
     # -------------------------------------------------------------- transport
 

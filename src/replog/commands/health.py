@@ -10,8 +10,9 @@ import argparse
 import sys
 from dataclasses import asdict
 
-from replog.client import MasterHealth, PeerStatus, SecondaryHealth
+from replog.client import Client, MasterHealth, PeerStatus, ReplicaHealth, ReplogClientError, SecondaryHealth
 from replog.commands._common import client_for, emit_json, guarded, output_options, target_options, use_colour
+from replog.node.names import node_name
 
 __all__ = ["add_parser", "render", "run"]
 
@@ -31,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 @guarded
 def run(args: argparse.Namespace) -> int:
     with client_for(args.url, args.token) as client:
+        if len(client.urls) > 1:  # Several nodes named: every node's own view, so who leads is plain.
+            return _run_each(client.urls, args)
         health = client.node_health()
         url = client.url
     if args.as_json:
@@ -40,10 +43,55 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(health: MasterHealth | SecondaryHealth, url: str, *, colour: bool) -> str:
+def _run_each(urls: tuple[str, ...], args: argparse.Namespace) -> int:
+    views: list[tuple[str, Health | str]] = []
+    for url in urls:
+        try:
+            with Client(url, token=args.token) as node:
+                views.append((url, node.node_health()))
+        except ReplogClientError as exc:
+            views.append((url, str(exc)))
+    if args.as_json:
+        emit_json(
+            [{"url": url, **(asdict(view) if not isinstance(view, str) else {"error": view})} for url, view in views]
+        )
+    else:
+        print(
+            "\n\n".join(
+                render(view, url, colour=use_colour(sys.stdout)) if not isinstance(view, str) else f"{url}: {view}"
+                for url, view in views
+            )
+        )
+    return 0
+
+
+Health = MasterHealth | SecondaryHealth | ReplicaHealth
+
+
+def render(health: Health, url: str, *, colour: bool) -> str:
     """The health table; plain text unless `colour`."""
-    rows = _secondary_rows(health, url) if isinstance(health, SecondaryHealth) else _master_rows(health, url)
+    if isinstance(health, ReplicaHealth):
+        rows = _replica_rows(health, url)
+    elif isinstance(health, SecondaryHealth):
+        rows = _secondary_rows(health, url)
+    else:
+        rows = _master_rows(health, url)
     return _table([COLUMNS, *rows], colour)
+
+
+def _replica_rows(health: ReplicaHealth, url: str) -> list[tuple[str, ...]]:
+    """With failover: the node's role and term, whom it follows, and (on the leader) every other node."""
+    if health.role == "leader":
+        note = f"leader of term {health.term}; quorum: {health.quorum_alive} of {len(health.peers) + 1} alive"
+    elif health.leader_name:
+        note = f"{health.role} in term {health.term}, following {health.leader_name} ({health.leader_url})"
+    else:
+        note = f"{health.role} in term {health.term}, no leader known"
+    if health.rolled_back:
+        note += f"; {health.rolled_back} entries rolled back"
+    status = "read-only" if health.read_only else "read-write"
+    own = (health.name, url, status, str(health.last_index), "", "", f"{note}; commit {health.commit_index}")
+    return [own, *(_peer_row(peer, node_name(peer.id)) for peer in health.peers)]
 
 
 def _master_rows(health: MasterHealth, url: str) -> list[tuple[str, ...]]:
@@ -54,9 +102,17 @@ def _master_rows(health: MasterHealth, url: str) -> list[tuple[str, ...]]:
     return [master, *(_peer_row(peer) for peer in health.secondaries)]
 
 
-def _peer_row(peer: PeerStatus) -> tuple[str, ...]:
+def _peer_row(peer: PeerStatus, label: str = "") -> tuple[str, ...]:
     heard = "never" if peer.last_heard_ms_ago is None else f"{peer.last_heard_ms_ago} ms ago"
-    return (f"secondary {peer.id}", peer.url, peer.status, str(peer.acked_index), str(peer.lag), heard, peer.last_error)
+    return (
+        label or f"secondary {peer.id}",
+        peer.url,
+        peer.status,
+        str(peer.acked_index),
+        str(peer.lag),
+        heard,
+        peer.last_error,
+    )
 
 
 def _secondary_rows(health: SecondaryHealth, url: str) -> list[tuple[str, ...]]:

@@ -47,18 +47,17 @@ from replog.node.committer import GroupCommitter
 from replog.node.following import Following
 from replog.node.leading import Leading
 from replog.node.master import AppendResult, WriteConcernTimeout
+from replog.node.names import node_name
 from replog.storage.base import LogStore, read_synced
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, HealthState
 from replog.web.vote import split_answer
 
-__all__ = ["LeaderInfo", "ReplicaNode", "node_name"]
+__all__ = ["LeaderInfo", "ReplicaNode"]
 
 log = logging.getLogger("replog.node")
 
-
-def node_name(node_id: int) -> str:
-    return "master" if node_id == 0 else f"secondary-{node_id - 1}"
+HAND_BACK_AFTER_TIMEOUTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +262,8 @@ class ReplicaNode:
 
     def _hand_back_to_master(self, now_ms: int) -> None:
         """The configured master leads whenever it is up and caught up: once it has been Healthy and
-        level with us for a full election timeout, a leader that is not the master hands over."""
+        level with us for a while (HAND_BACK_AFTER_TIMEOUTS election timeouts: long enough that an
+        operator who stepped the master down for maintenance can stop it first), the leader hands over."""
         leading = self.ready_leader
         if leading is None or self.id == 0 or self.election.transfer_target is not None:
             self._master_level_since_ms = None
@@ -274,7 +274,10 @@ class ReplicaNode:
             self._master_level_since_ms = None
         elif self._master_level_since_ms is None:
             self._master_level_since_ms = now_ms
-        elif now_ms - self._master_level_since_ms >= self.config.election_timeout_seconds * 1000:
+        elif (
+            now_ms - self._master_level_since_ms
+            >= HAND_BACK_AFTER_TIMEOUTS * self.config.election_timeout_seconds * 1000
+        ):
             self._master_level_since_ms = None
             if self._hand_back is None or self._hand_back.done():
                 self._hand_back = asyncio.get_running_loop().create_task(self._hand_back_now())

@@ -134,7 +134,8 @@ async def _run_node(
 
 async def _replica_main(config: Config, node_id: int) -> None:
     """A node with failover on: the same shell whatever its configured name."""
-    from replog.node.replica import ReplicaNode, node_name
+    from replog.node.names import node_name
+    from replog.node.replica import ReplicaNode
     from replog.web.replica_api import replica_app
 
     name = node_name(node_id)

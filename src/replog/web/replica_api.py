@@ -22,7 +22,8 @@ from prometheus_client.core import Metric
 from replog.errors import InvalidRequest, NoLeader
 from replog.metrics import gauge
 from replog.node.master import WriteConcernTimeout
-from replog.node.replica import ReplicaNode, node_name
+from replog.node.names import node_name
+from replog.node.replica import ReplicaNode
 from replog.storage.base import read_synced
 from replog.types import Entry
 from replog.web.api import _app, _error, _indexes, _metrics, _openapi, _serve_messages
