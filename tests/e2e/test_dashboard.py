@@ -251,3 +251,28 @@ async def test_dashboard_with_tokens(page: Page, make_cluster: Callable[..., Clu
     await expect(s0.locator(".faults-active")).to_have_text("active: delay 7 ms")
     assert (await faults_of(cluster, "secondary-0"))["delay_ms"] == [7, 7]
     await shoot(page, "tokens")
+
+
+async def test_with_failover_any_node_shows_who_leads_and_each_term(
+    page: Page, make_cluster: Callable[..., Cluster], shoot: Any
+) -> None:
+    cluster = make_cluster(failover=True, election_timeout_seconds=0.5)
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    response = await page.goto(cluster.url("secondary-0") + "/ui")  # A follower serves the page too.
+    assert response is not None and response.status == 200
+    rows = page.locator("#cluster-rows tr")
+    master_row = page.locator('#cluster-rows tr[data-node="master"]')
+    await expect(rows).to_have_count(3)
+    await expect(master_row).to_have_attribute("data-role", "leader")
+    await expect(page.locator("#banner")).to_contain_text("Leader: master, term ")
+    await shoot(page, "failover-master-leads")
+    cluster.kill("master")
+    await expect(master_row).to_have_attribute("data-role", "unreachable")
+    new_leader = page.locator('#cluster-rows tr[data-role="leader"]')
+    await expect(new_leader).to_have_count(1)
+    assert await new_leader.get_attribute("data-node") in ("secondary-0", "secondary-1")
+    await expect(page.locator("#banner")).not_to_contain_text("Leader: master")
+    await shoot(page, "failover-after-master-killed")

@@ -141,7 +141,7 @@ class ReplicaNode:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         if self.leading is not None:
-            await self.leading.stop("the node is stopping")
+            await self.leading.stop("no leader: this node is stopping; retry with the same request_id on another node")
         await self.following.close()
         if self._votes is not None:
             await self._votes.close()
@@ -196,15 +196,7 @@ class ReplicaNode:
         self, payloads: Sequence[bytes], w: int, request_id: str | None = None, timeout_ms: int | None = None
     ) -> AppendResult:
         """Append here if this node leads; raise NoLeader or ReadOnly if it does not (the API forwards)."""
-        leading = self.ready_leader
-        if leading is None:
-            raise self.not_leading()
-        if self.election.transfer_target is not None:
-            # New appends wait out a handover (well under a second): the target must catch up first.
-            target = node_name(self.election.transfer_target)
-            raise NoLeader(self.election.term, f"leadership transfer to {target} in progress")
-        first, last, duplicate, future = leading.submit(payloads, w, request_id)
-        result = AppendResult(first, last, w, duplicate)
+        result, future = self.submit(payloads, w, request_id)
         if timeout_ms is None:
             await future
             return result
@@ -213,6 +205,20 @@ class ReplicaNode:
         except TimeoutError:
             raise WriteConcernTimeout(result, timeout_ms) from None
         return result
+
+    def submit(
+        self, payloads: Sequence[bytes], w: int, request_id: str | None = None
+    ) -> tuple[AppendResult, asyncio.Future[int]]:
+        """Propose now if this node leads (the future resolves once `w` copies exist); else raise."""
+        leading = self.ready_leader
+        if leading is None:
+            raise self.not_leading()
+        if self.election.transfer_target is not None:
+            # New appends wait out a handover (well under a second): the target must catch up first.
+            target = node_name(self.election.transfer_target)
+            raise NoLeader(self.election.term, f"leadership transfer to {target} in progress")
+        first, last, duplicate, future = leading.submit(payloads, w, request_id)
+        return AppendResult(first, last, w, duplicate), future
 
     def not_leading(self) -> ReplogError:
         total = len(self.config.nodes)
@@ -269,7 +275,10 @@ class ReplicaNode:
             self._master_level_since_ms = None
             return
         master = next(s for s in leading.core.peer_status() if s.peer == 0)
-        level = master.health is HealthState.HEALTHY and master.acked_index >= leading.core.synced_index
+        # "Level" allows one batch in flight: under load a live follower is always a frame or so behind,
+        # and the transfer itself pauses appends until the master holds everything.
+        lag = leading.core.synced_index - master.acked_index
+        level = master.health is HealthState.HEALTHY and lag <= self.config.batch_entries_max
         if not level:
             self._master_level_since_ms = None
         elif self._master_level_since_ms is None:
@@ -356,16 +365,23 @@ class ReplicaNode:
         wanted_term = self.election.term if self.election.role is Role.LEADER else None
         if leading is not None and leading.term != wanted_term:
             self.leading = None
-            await leading.stop(f"leadership of term {leading.term} lost: the entry may or may not be kept; retry")
+            # "no leader: ..." is what clients retry on: with the same request_id the retry is answered
+            # with the original index if the entry survived, and appends it once if it did not.
+            await leading.stop(
+                f"no leader: leadership of term {leading.term} ended while this append waited; "
+                "it may or may not be kept: retry with the same request_id"
+            )
             log.info("stepped down from term %d", leading.term)
         if wanted_term is not None and self.leading is None:
+            # No old leader's stream may add entries once the Leader has counted the log: close it, then
+            # let everything written reach the disk, and only then build the Leader from the synced log.
+            await self.following.close()
             await self._committer.wait_synced()
             if self.election.role is not Role.LEADER or self.election.term != wanted_term:
                 return  # The term moved on while the log synced.
             if not self.store.log_id:
                 self.store.set_log_id(MemoryLog.fresh().log_id)  # Only a cluster of empty nodes gets here.
                 log.info("started a new log %s", self.store.log_id)
-            await self.following.close()
             assert self._session is not None
             self.leading = Leading(
                 config=self.config,
@@ -390,14 +406,17 @@ class ReplicaNode:
         return LogPosition(self.store.term_at(synced), synced)
 
     def _on_synced(self, index: int) -> None:
-        if self.leading is not None:
-            self.leading.on_synced(index)
+        # A deposed Leader may still be stopping: syncs go to whichever role the election says is current.
+        leading = self.ready_leader
+        if leading is not None:
+            leading.on_synced(index)
         else:
             self.following.on_synced(index)
 
     def _on_write_failed(self, written_index: int, error: StorageError) -> None:
-        if self.leading is not None:
-            self.leading.on_write_failed(written_index, error)
+        leading = self.ready_leader
+        if leading is not None:
+            leading.on_write_failed(written_index, error)
         else:
             self.following.on_write_failed(written_index)
 

@@ -166,7 +166,7 @@ def master_app(node: MasterNode) -> web.Application:
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
     app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
-    add_ui_routes(app, node)
+    add_ui_routes(app, node.config)
     return app
 
 

@@ -30,6 +30,8 @@ from replog.web.api import _app, _error, _indexes, _metrics, _openapi, _serve_me
 from replog.web.errors import describe, outcome_of
 from replog.web.guards import guarded, read_body
 from replog.web.requests import parse_append, parse_page
+from replog.web.stream import serve_stream
+from replog.web.ui import add_ui_routes
 from replog.web.vote import vote_routes
 
 __all__ = ["FORWARDED_HEADER", "replica_app"]
@@ -125,6 +127,12 @@ def replica_app(node: ReplicaNode) -> web.Application:
     app.router.add_post("/faults", guarded(set_faults, config.cluster_token, "cluster_token"))
     app.router.add_get("/replication", guarded(node.following.serve, config.cluster_token, "cluster_token"))
     app.router.add_post("/admin/step-down", guarded(step_down, config.cluster_token, "cluster_token"))
+    add_ui_routes(app, config)
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await serve_stream(node, request)
+
+    app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
     app.router.add_routes(
         vote_routes(node.handle_vote, cluster_token=config.cluster_token, body_timeout_s=config.body_timeout_seconds)
     )

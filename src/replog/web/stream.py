@@ -21,6 +21,7 @@ from aiohttp import web
 
 from replog.errors import ProtocolError, ReplogError
 from replog.node.master import AppendResult, MasterNode
+from replog.node.replica import ReplicaNode
 from replog.web.errors import describe, outcome_of, status_for
 from replog.web.requests import parse_one
 from replog.wire.stream_codec import StreamAppend, decode_appends, encode_answers
@@ -33,7 +34,7 @@ INFLIGHT_MAX = 65_536
 FRAME_BYTES_MAX = 64 << 20
 
 
-async def serve_stream(node: MasterNode, request: web.Request) -> web.StreamResponse:
+async def serve_stream(node: MasterNode | ReplicaNode, request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=FRAME_BYTES_MAX)
     await ws.prepare(request)
     session = _StreamSession(node, ws)
@@ -48,7 +49,7 @@ async def serve_stream(node: MasterNode, request: web.Request) -> web.StreamResp
 
 
 class _StreamSession:
-    def __init__(self, node: MasterNode, ws: web.WebSocketResponse) -> None:
+    def __init__(self, node: MasterNode | ReplicaNode, ws: web.WebSocketResponse) -> None:
         self._node = node
         self._ws = ws
         self._w_max = len(node.config.secondaries) + 1

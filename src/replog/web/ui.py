@@ -12,18 +12,26 @@ a hole: when a cluster token is set, `POST /ui/faults/{id}` asks the page for th
 | GET  /ui/config           | what the page needs: w_max, default_w, which tokens are set    |
 | GET  /ui/faults/{id}      | the secondary's GET /faults, or 502 naming it if unreachable   |
 | POST /ui/faults/{id}      | the secondary's POST /faults (same status and JSON), or 502    |
+| GET  /ui/cluster          | with failover: every node's role, term and leader, as it says  |
+
+With failover on, any node serves the page (the same routes); `/ui/cluster` asks every node for its own
+`/health` from the server side, so the page shows who leads and each node's term without talking to
+anyone but the node that served it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from replog.config import Config
 from replog.net.auth import bearer
-from replog.node.master import MasterNode
+from replog.node.names import node_name
 from replog.web.guards import guarded, read_body
 
 __all__ = ["add_ui_routes"]
@@ -48,9 +56,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION = web.AppKey("ui_session", aiohttp.ClientSession)
 
 
-def add_ui_routes(app: web.Application, node: MasterNode) -> None:
-    """Add the dashboard's routes to the master's app (call before the app starts)."""
-    config = node.config
+def add_ui_routes(app: web.Application, config: Config) -> None:
+    """Add the dashboard's routes to a node's app (call before the app starts)."""
     static = importlib.resources.files(__package__).joinpath("static")
     for path, (name, content_type) in STATIC_FILES.items():
         app.router.add_get(path, _file(static.joinpath(name).read_bytes(), content_type))  # fails at start if unshipped
@@ -68,6 +75,7 @@ def add_ui_routes(app: web.Application, node: MasterNode) -> None:
             {
                 "w_max": len(config.secondaries) + 1,
                 "default_w": config.default_w,
+                "failover": config.failover,
                 "tokens": {name: bool(token) for name, token in tokens.items()},  # whether set, never the value
             }
         )
@@ -92,7 +100,13 @@ def add_ui_routes(app: web.Application, node: MasterNode) -> None:
             problem = "answered with something that is not JSON"
         return _json_error(502, f"secondary {peer} ({address}) {problem}")
 
+    async def cluster(request: web.Request) -> web.Response:
+        session = request.app[SESSION]
+        views = await asyncio.gather(*(_node_view(session, i, address) for i, address in enumerate(config.nodes)))
+        return web.json_response(views)
+
     app.router.add_get("/ui/config", ui_config)
+    app.router.add_get("/ui/cluster", cluster)
     app.router.add_get(r"/ui/faults/{id:\d+}", faults)
     app.router.add_post(r"/ui/faults/{id:\d+}", guarded(faults, config.cluster_token, "cluster_token"))
 
@@ -106,3 +120,22 @@ def _file(content: bytes, content_type: str) -> Handler:
 
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+async def _node_view(session: aiohttp.ClientSession, node_id: int, address: str) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": node_id, "name": node_name(node_id), "url": f"http://{address}"}
+    try:
+        async with session.get(f"http://{address}/health") as response:
+            health = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return {**view, "error": f"unreachable: {exc or type(exc).__name__}"}
+    leader = health.get("leader") or {}
+    return {
+        **view,
+        "role": health.get("role"),
+        "term": health.get("term"),
+        "leader": leader.get("name"),
+        "last_index": health.get("last_index"),
+        "commit_index": health.get("commit_index"),
+        "rolled_back": health.get("rolled_back", 0),
+    }

@@ -225,17 +225,29 @@ async function pollFaults(id) {
 
 // ----------------------------------------------------------------- health
 
+// With failover the node that serves the page may be any node: its own card says which, its role and
+// its term; the leader's view of the others ("peers", by node id: 0 is the master, N + 1 secondary N)
+// fills the secondaries' cards.
+function failoverView(health) {
+  const peers = (health.peers || []).filter((p) => p.id > 0).map((p) => ({ ...p, id: p.id - 1, link: "", reconnects: 0 }));
+  const leader = health.leader ? health.leader.name : "none known";
+  const role = health.name + " · " + health.role + " · term " + health.term + " · leader " + leader;
+  return { peers, role };
+}
+
 function renderHealth(health) {
   if (!state.cards.has("master")) state.cards.set("master", masterCard());
   const m = state.cards.get("master");
+  const failover = health.term !== undefined;
+  const view = failover ? failoverView(health) : { peers: health.secondaries, role: "" };
   setStatus(m, health.read_only ? "Read-only" : "Writable");
-  m.address.textContent = location.host + " · log " + health.log_id;
+  m.address.textContent = (failover ? view.role + " · " : "") + location.host + " · log " + health.log_id;
   m.last.textContent = health.last_index;
   m.quorum.textContent = health.quorum.alive + " / " + health.quorum.needed;
-  m.waiting.textContent = health.waiting;
+  m.waiting.textContent = health.waiting === undefined ? "" : health.waiting;
   m.note.textContent = "";
 
-  for (const s of health.secondaries) {
+  for (const s of view.peers) {
     const key = "secondary-" + s.id;
     if (!state.cards.has(key)) state.cards.set(key, secondaryCard(s.id));
     const c = state.cards.get(key);
@@ -249,7 +261,7 @@ function renderHealth(health) {
 
   const banner = $("banner");
   const q = health.quorum;
-  const total = health.secondaries.length + 1;
+  const total = state.config.w_max;
   if (health.read_only) {
     banner.dataset.state = "read-only";
     banner.textContent =
@@ -259,6 +271,7 @@ function renderHealth(health) {
     banner.dataset.state = "writable";
     banner.textContent = "Writable — quorum: " + q.alive + " of " + total + " nodes alive, " + q.needed + " needed.";
   }
+  if (failover) banner.textContent += " " + (health.leader ? "Leader: " + health.leader.name + ", term " + health.term + "." : "No leader known (term " + health.term + ").");
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
@@ -280,6 +293,25 @@ async function pollHealth() {
     renderHealth(answer.body);
   } else {
     renderUnreachable(answer.error);
+  }
+}
+
+// ---------------------------------------------------------------- cluster
+
+async function pollCluster() {
+  const answer = await call("GET", "/ui/cluster");
+  if (!answer.ok || !Array.isArray(answer.body)) return;
+  const rows = $("cluster-rows");
+  rows.textContent = "";
+  for (const node of answer.body) {
+    const row = el("tr");
+    row.dataset.node = node.name;
+    row.dataset.role = node.error ? "unreachable" : node.role;
+    const cells = node.error
+      ? [node.name, "unreachable", "", "", "", node.error]
+      : [node.name, node.role, String(node.term), node.leader || "none known", String(node.last_index) + " / " + String(node.commit_index), node.rolled_back ? node.rolled_back + " rolled back" : ""];
+    for (const text of cells) row.append(el("td", "", text));
+    rows.append(row);
   }
 }
 
@@ -397,6 +429,10 @@ async function boot() {
       await pollMessages();
     }
   });
+  if (state.config.failover) {
+    $("cluster-section").hidden = false;
+    every(HEALTH_EVERY_MS * 2, pollCluster);
+  }
   every(FAULTS_EVERY_MS, async () => {
     for (let id = 0; id < state.config.w_max - 1; id++) pollFaults(id);
   });
