@@ -11,6 +11,8 @@ import asyncio
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -230,3 +232,14 @@ async def _same(got: Any, expected: Any) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_node_whose_node_list_differs_refuses_to_run(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = await _start(make_cluster)
+    cluster.kill("secondary-1")
+    # secondary-0's entry names the master's address: that node answers that it is the master.
+    wrong = ["--secondaries", f"127.0.0.1:{cluster.master_port},127.0.0.1:{cluster.secondary_ports[1]}"]
+    command = [sys.executable, "-m", "replog", "secondary", "--id", "1", "--config", str(cluster.config_file), *wrong]
+    run = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "the node lists differ in order or addresses" in run.stderr

@@ -106,12 +106,17 @@ async def _serve(app: web.Application, listener: socket.socket, header_timeout_s
     return runner
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(fatal: asyncio.Future[str] | None = None) -> None:
+    """Until SIGINT/SIGTERM; or until `fatal` (a node that must not go on) says why, raised as StartupError."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    waits = [asyncio.ensure_future(stop.wait())] + ([fatal] if fatal is not None else [])
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    waits[0].cancel()
+    if fatal is not None and fatal.done():
+        raise StartupError(fatal.result())
     log.info("stopping")
 
 
@@ -126,7 +131,7 @@ async def _run_node(
         await node.stop()
         raise
     try:
-        await _until_signalled()
+        await _until_signalled(getattr(node, "fatal", None))
     finally:
         await runner.cleanup()
         await node.stop()

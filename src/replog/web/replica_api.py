@@ -168,6 +168,7 @@ def _health(node: ReplicaNode) -> dict[str, object]:
         "role": node.role,
         "id": node.id,
         "name": node.name,
+        "nodes_total": len(node.config.nodes),
         "log_id": node.store.log_id,
         "term": node.election.term,
         "leader": None
