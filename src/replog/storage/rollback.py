@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,6 @@ __all__ = ["ROLLBACK_DIR_NAME", "read_rollback", "write_rollback"]
 
 ROLLBACK_DIR_NAME = "rollback"
 _SUFFIXES_MAX = 1000  # far more than one node ever rolls back the same range; a bound, not a policy
-_LOGGER = logging.getLogger("replog.storage")
 
 
 def write_rollback(node_dir: Path, term: int, entries: Sequence[Entry]) -> Path:
@@ -49,8 +47,7 @@ def write_rollback(node_dir: Path, term: int, entries: Sequence[Entry]) -> Path:
     finally:
         temp_path.unlink(missing_ok=True)
     fsync_dir(rollback_dir)
-    _LOGGER.warning("rolled back %d entries (%s); they are kept in %s", len(entries), stem, path)
-    return path
+    return path  # The caller logs the rollback, naming the range, the file and why.
 
 
 def read_rollback(path: Path) -> list[Entry]:
