@@ -24,8 +24,9 @@ from replog.chaos.runner import FAST_SETTINGS as CHAOS_SETTINGS
 
 __all__ = ["Cluster", "free_port", "until"]
 
-# The chaos run's fast health settings, at INFO so the tests can read the events in the logs.
-FAST_SETTINGS: dict[str, Any] = {**CHAOS_SETTINGS, "log_level": "INFO"}
+# The chaos run's fast health settings, at INFO so the tests can read the events in the logs. The fixed
+# master unless a test asks for failover (test_failover.py and a few others do).
+FAST_SETTINGS: dict[str, Any] = {**CHAOS_SETTINGS, "log_level": "INFO", "failover": False}
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
