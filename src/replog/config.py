@@ -79,8 +79,8 @@ class Config:
         default_factory=dict, metadata=_doc('faults per secondary id, e.g. {"0": {"error_after_append": 0.3}}')
     )
     failover: bool = field(
-        default=False,
-        metadata=_doc("elect a new leader when the leader dies (preview); false keeps the fixed master"),
+        default=True,
+        metadata=_doc("elect a new leader when the leader dies; false keeps the fixed master"),
     )
     election_timeout_seconds: float = field(
         default=1.0,

@@ -45,6 +45,7 @@ FAST_SETTINGS: dict[str, Any] = {
     "backoff_max_seconds": 0.4,
     "storage": "disk",
     "log_level": "INFO",
+    "failover": False,  # The fixed master's chaos run: a master behind proxies to its secondaries.
 }
 START_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 30.0
