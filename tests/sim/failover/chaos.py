@@ -37,10 +37,16 @@ class FailoverChaos:
         self._weights = [rng.choice((0, 1, 1, 2, 4)) for _ in self._actions]
         self._weights[0] = max(self._weights[0], 1)  # Leader crashes in every seed: they are the point.
         self._interval_ms = rng.choice(((20, 150), (50, 400), (200, 1000)))
+        # A leader that dies right after winning leaves its no-op on its own disk only: the raw material
+        # of Raft's Figure 8 (an older-term entry on a majority, overwritten by a later leader).
+        self._new_leader_crash_p = rng.choice((0.0, 0.0, 0.2, 0.5))
+        # A leader that dies while a follower catches up on entries older than its no-op: the other half.
+        self._catch_up_crash_p = rng.choice((0.0, 0.0, 0.05, 0.2))
 
     def describe(self) -> str:
         mix = ", ".join(f"{name}={weight}" for (name, _), weight in zip(self._actions, self._weights, strict=True))
-        return f"faults every {self._interval_ms} ms: {mix}"
+        crashes = f"new leaders crash with p={self._new_leader_crash_p}, mid catch-up p={self._catch_up_crash_p}"
+        return f"faults every {self._interval_ms} ms: {mix}; {crashes}"
 
     def start(self) -> None:
         self._next()
@@ -50,6 +56,15 @@ class FailoverChaos:
         self._world.net.heal_all()
         for node in self._world.nodes:
             node.disk.slow_until_ms = 0
+
+    def on_new_leader(self, node: SimNode) -> None:
+        if not self.stopped and self._world.rng.random() < self._new_leader_crash_p:
+            self._later(0, 30, f"chaos crashes new leader {node.name}", self._crash, node)
+
+    def on_catch_up_ack(self, node: SimNode) -> None:
+        """`node` leads and a follower just acked entries older than this term's no-op."""
+        if not self.stopped and self._world.rng.random() < self._catch_up_crash_p:
+            self._later(0, 10, f"chaos crashes {node.name} mid catch-up", self._crash, node)
 
     # ----------------------------------------------------------------- helpers
 

@@ -4,10 +4,11 @@
   term never goes down, across crashes too (the hard state is compared with the last one seen).
 - Logs: per node, no payload twice, a request_id's entries one contiguous batch, every payload a
   client's (or a leader's no-op).
-- Commit: each running core's commit index never goes down; a node never truncates at or below
-  the highest commit index it has shown; every node's log up to its commit index agrees with one
-  cluster-wide committed log (so logs agree up to each node's commit index and committed reads
-  never change what they showed).
+- Commit: a leader's commit index is held, with an entry of its own term, by a majority's disks
+  (Raft's rule, which rules out Figure 8); each running core's commit index never goes down; a node
+  never truncates at or below the highest commit index it has shown; every node's log up to its
+  commit index agrees with one cluster-wide committed log (so logs agree up to each node's commit
+  index, and committed reads never change what they showed).
 - Releases: at release the entry is on the leader's disk and identical on >= w nodes' synced logs.
   A released `w >= majority` entry is in every later leader's log at its index and is never
   rolled back; a retried request_id after such a release is answered with the same index.
@@ -60,6 +61,7 @@ class FailoverChecker:
         n = world.config.nodes
         self.majority = n // 2 + 1
         self.leader_of_term: dict[int, int] = {}
+        self._votes: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate, across crashes
         self._terms = [0] * n
         self._mirrors = [_Mirror() for _ in range(n)]
         self.committed: list[Entry] = []  # The cluster's committed log, as long as any node has shown.
@@ -155,12 +157,30 @@ class FailoverChecker:
             )
         if leader.waiting() != len(node.waiting):
             fail(f"{node.name}: leader has {leader.waiting()} waiters, the shell {len(node.waiting)} parked clients")
+        commit = leader.commit_index
+        if commit:
+            # Raft's commit rule, checked on the disks: a majority holds this leader's log up to the commit
+            # index *and* up to an entry of its own term (its no-op). Entries of one term at one index are
+            # the same entry (log matching), so comparing terms suffices.
+            upto = max(commit, node.noop_index)
+            holders = sum(
+                n.disk.synced_index >= upto and n.disk.term_at(upto) == leader.term for n in self._world.nodes
+            )
+            if holders < self.majority:
+                fail(
+                    f"{node.name} (term {leader.term}) commits 1..{commit} while only {holders} node(s) hold its log "
+                    f"up to {upto}, the first entry of its term being {node.noop_index}"
+                )
 
     # ----------------------------------------------------------- elections
 
     def on_hard_state(self, node: SimNode, term: int, voted_for: int | None) -> None:
         if term < node.disk.hard_state[0]:
             fail(f"{node.name} persists term {term} after {node.disk.hard_state[0]}")
+        if voted_for is not None:
+            earlier = self._votes.setdefault((node.id, term), voted_for)
+            if earlier != voted_for:
+                fail(f"{node.name} votes twice in term {term}: for n{earlier}, then for n{voted_for}")
 
     def on_term(self, node: SimNode) -> None:
         election = node.election

@@ -22,7 +22,7 @@ from replog.core.dedup import recent_request_ids
 from replog.core.election import Election, ElectionConfig, HardState, LogPosition, Role
 from replog.core.follower import Follower
 from replog.core.leader import Leader, Proposal, Term
-from replog.core.messages import STALE_TERM, Append, Error, Heartbeat, Message, Welcome
+from replog.core.messages import STALE_TERM, Ack, Append, Error, Heartbeat, Message, Welcome
 from replog.core.outputs import (
     BecameLeader,
     Disconnect,
@@ -88,6 +88,7 @@ class SimNode:
         self.lead_term: int | None = None  # BecameLeader applied; the Leader waits for the store to sync.
         self.lead_epoch = 0  # Bumped whenever leadership starts or ends: old dials and ticks do nothing.
         self.links: dict[int, Link] = {}
+        self.noop_index = 0  # Where this term's no-op went: entries below it are older terms'.
         self.waiting: dict[int, Waiting] = {}
         self._stepping_down = False
         # Follower role.
@@ -228,7 +229,9 @@ class SimNode:
         )
         world.stats["leaders"] += 1
         world.note(self.name, f"LEADS term {self.lead_term}: {self}")
+        self.noop_index = disk.last_index + 1
         world.checker.on_leader_built(self)
+        world.chaos.on_new_leader(self)
         self.follower = None  # Its commit index belonged to a connection that is gone.
         self.links = {peer: Link() for peer in self.peers}
         self._drain_leader()
@@ -449,6 +452,8 @@ class SimNode:
         link.heard = True
         self.election.on_follower_contact(conn.acceptor, world.now_ms)
         self.leader.on_message(conn.acceptor, message, world.now_ms)
+        if isinstance(message, Ack) and 0 < message.contiguous_index < self.noop_index:
+            world.chaos.on_catch_up_ack(self)
         self._drain_leader()
 
     def on_closed(self, conn: Conn) -> None:
