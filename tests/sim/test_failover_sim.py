@@ -33,3 +33,27 @@ def test_failover_seed(seed: int) -> None:
         world.run()
     except SimFailure as failure:
         pytest.fail(report(failure), pytrace=False)
+
+
+def test_same_seed_same_failover_run() -> None:
+    """Determinism is what makes a seed a reproduction: two runs must match event for event."""
+    first, second = FailoverWorld(11), FailoverWorld(11)
+    first.run()
+    second.run()
+    assert first.trace_lines() == second.trace_lines()
+    assert (first.steps, first.now_ms, first.stats) == (second.steps, second.now_ms, second.stats)
+
+
+def test_failover_runs_are_not_idle() -> None:
+    """Guard against a simulator that passes because nothing happens: failovers, rollbacks and releases occur."""
+    stats: dict[str, int] = {}
+    for seed in range(30):
+        world = FailoverWorld(seed)
+        world.run()
+        for key, count in world.stats.items():
+            stats[key] = stats.get(key, 0) + count
+    for key in ("leader crashes", "truncations", "acknowledged, then rolled back", "step downs", "votes lost"):
+        assert stats.get(key, 0) > 0, f"no {key!r} in 30 seeds: {stats}"
+    assert stats["leaders"] > 60, stats
+    assert stats.get("released w=3", 0) > 100, stats
+    assert stats.get("duplicate proposals", 0) > 0, stats

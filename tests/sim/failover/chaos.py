@@ -33,6 +33,7 @@ class FailoverChaos:
             ("spike", self._spike),
             ("reset", self._reset),
             ("slow_disk", self._slow_disk),
+            ("stall_leader_ticks", self._stall_leader_ticks),
         ]
         self._weights = [rng.choice((0, 1, 1, 2, 4)) for _ in self._actions]
         self._weights[0] = max(self._weights[0], 1)  # Leader crashes in every seed: they are the point.
@@ -56,6 +57,7 @@ class FailoverChaos:
         self._world.net.heal_all()
         for node in self._world.nodes:
             node.disk.slow_until_ms = 0
+            node.ticks_stalled_until_ms = 0
 
     def on_new_leader(self, node: SimNode) -> None:
         if not self.stopped and self._world.rng.random() < self._new_leader_crash_p:
@@ -143,6 +145,12 @@ class FailoverChaos:
         conns = self._world.net.live()
         if conns:
             self._world.net.reset(self._world.rng.choice(conns), "FAULT link reset")
+
+    def _stall_leader_ticks(self) -> None:
+        world = self._world
+        node = self._leader()
+        node.ticks_stalled_until_ms = world.now_ms + world.rng.randint(200, 1500)
+        world.note("chaos", f"stalls {node.name}'s timers")
 
     def _slow_disk(self) -> None:
         world = self._world

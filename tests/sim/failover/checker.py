@@ -70,22 +70,23 @@ class FailoverChecker:
         self.majority_released: dict[int, Entry] = {}  # index -> the entry released there with w >= majority
         self._answered: dict[str, tuple[int, int, int]] = {}  # request_id -> (first, last, w) of an ok
         self.acknowledged: list[tuple[Request, Answer]] = []
-        self.leader_touched = False
 
     # ------------------------------------------------------------- per event
 
     def after_event(self) -> None:
-        for node in self._world.nodes:
+        """Re-check only what the event could have changed: disks whose version moved, touched nodes."""
+        nodes = self._world.nodes
+        for node in nodes:
             mirror = self._mirrors[node.id]
             if node.disk.version != mirror.version:
                 mirror.version = node.disk.version
                 self._check_log(node, mirror)
-            if node.election is not None:
-                self._check_commit(node)
-        if self.leader_touched:
-            self.leader_touched = False
-            for node in self._world.nodes:
-                self._check_leader(node)
+        if any(node.touched for node in nodes):
+            for node in nodes:  # A leader's commit rule reads the other nodes' disks: check every one.
+                node.touched = False
+                if node.election is not None:
+                    self._check_commit(node)
+                    self._check_leader(node)
 
     def _check_log(self, node: SimNode, mirror: _Mirror) -> None:
         disk = node.disk

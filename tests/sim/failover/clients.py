@@ -48,6 +48,8 @@ class Request:
         names = ",".join(p.decode() for p in self.payloads)
         return f"[{names} w={self.w}{' id=' + self.request_id if self.request_id else ''}]"
 
+    __repr__ = __str__  # Trace lines hold requests unformatted: formatted only if a failure prints them.
+
 
 class Client:
     def __init__(self, clients: Clients, client_id: int) -> None:
@@ -93,7 +95,7 @@ class Client:
         if self.current is None:
             self.current = self._new_request()
         target = self._target if world.rng.random() < 0.9 else world.rng.randrange(len(world.nodes))
-        world.note(f"c{self.client_id}", f"asks n{target}: {self.current}")
+        world.note(f"c{self.client_id} asks n{target}", self.current)
         world.nodes[target].submit(self.current)
 
     def _new_request(self) -> Request:

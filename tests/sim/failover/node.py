@@ -95,6 +95,10 @@ class SimNode:
         self.follower: Follower | None = None
         self.conn: Conn | None = None
         self.pending_conn: Conn | None = None
+        # A fault: the node's timers stall (a blocked event loop) while frames and clients are still
+        # served. A leader then neither heartbeats nor checks its quorum, so it outlives its term.
+        self.ticks_stalled_until_ms = 0
+        self.touched = True  # Set whenever a core may have changed: the checker re-reads this node then.
 
     @property
     def up(self) -> bool:
@@ -129,6 +133,7 @@ class SimNode:
             rng=random.Random(world.rng.getrandbits(32)),
             now_ms=world.now_ms,
         )
+        self.touched = True
         world.note(self.name, f"start #{self.incarnation}: {self}")
         world.schedule(world.rng.randint(0, world.config.tick_ms), f"{self.name} tick", self._tick, self.incarnation)
 
@@ -159,17 +164,19 @@ class SimNode:
         waiting, self.waiting = self.waiting, {}
         for item in waiting.values():
             world.answer(item.request, "unknown", reason=f"{self.name} crashed while the client waited")
+        self.touched = True
         world.checker.after_crash(self)
 
     def _tick(self, incarnation: int) -> None:
         if incarnation != self.incarnation or self.election is None:
             return
         world = self.world
-        self.election.tick(world.now_ms)
-        self._apply_election()
-        if self.leader is not None:
-            self.leader.tick(world.now_ms)
-            self._drain_leader()
+        if world.now_ms >= self.ticks_stalled_until_ms:
+            self.election.tick(world.now_ms)
+            self._apply_election()
+            if self.leader is not None:
+                self.leader.tick(world.now_ms)
+                self._drain_leader()
         world.schedule(world.config.tick_ms, f"{self.name} tick", self._tick, incarnation)
 
     # ---------------------------------------------------------------- election
@@ -248,6 +255,7 @@ class SimNode:
         world.stats["step downs"] += 1
         self.leader = None
         self.lead_epoch += 1
+        self.touched = True
         leader.step_down(reason)
         for output in leader.take_outputs():
             if isinstance(output, Reject | Release):
@@ -304,6 +312,7 @@ class SimNode:
         leader = self.leader
         assert leader is not None
         world = self.world
+        self.touched = True
         higher = 0
         while leader is self.leader and (outputs := leader.take_outputs()):
             for output in outputs:
@@ -328,7 +337,6 @@ class SimNode:
                         world.stats[f"peer {new.value}"] += 1
                     case _:
                         pass
-        world.checker.leader_touched = True
         if higher and self.election is not None:
             world.stats["higher term seen by a leader"] += 1
             self.election.observe_term(higher, world.now_ms)
@@ -405,6 +413,7 @@ class SimNode:
         self.conn = self.pending_conn = None
         if self.follower is not None:
             self.follower.on_disconnected()
+            self.touched = True
 
     def _hello_when_synced(self) -> None:
         if self.pending_conn is None or self.election is None or not self.committer.idle:
@@ -465,6 +474,7 @@ class SimNode:
             self.conn = None
             if self.follower is not None:
                 self.follower.on_disconnected()
+                self.touched = True
         link = self.links.get(conn.acceptor) if conn.dialer == self.id else None
         if link is not None and link.conn is conn and self.leader is not None:
             link.conn = None
@@ -477,6 +487,7 @@ class SimNode:
         follower = self.follower
         assert follower is not None
         world = self.world
+        self.touched = True
         for output in follower.take_outputs():
             world.note(f"{self.name} follower", output)
             match output:

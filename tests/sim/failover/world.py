@@ -231,7 +231,7 @@ class FailoverWorld:
         hint: int | None = None,
     ) -> None:
         answer = Answer(kind, index, first_index, duplicate, reason, hint)
-        self.note("client", f"{request} -> {kind} {index or reason}")
+        self.note(f"client {kind} {index or ''}", request)
         if kind == "ok":
             self.checker.on_ok(request, answer)
         request.answer(answer)
