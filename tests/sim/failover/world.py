@@ -81,6 +81,7 @@ class FailoverWorld:
         leader_cls: Callable[..., Leader] = Leader,
         follower_cls: Callable[..., Follower] = Follower,
         node_cls: type[SimNode] = SimNode,
+        faults: bool = True,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -105,6 +106,7 @@ class FailoverWorld:
         self.checker = FailoverChecker(self)
         self.clients = Clients(self, c.clients)
         self.chaos = FailoverChaos(self)
+        self._faults = faults
         self._started = False
 
     # --------------------------------------------------------------- the loop
@@ -142,8 +144,9 @@ class FailoverWorld:
         for node in self.nodes:
             node.start()
         self.clients.start()
-        self.note("world", self.chaos.describe())
-        self.chaos.start()
+        if self._faults:
+            self.note("world", self.chaos.describe())
+            self.chaos.start()
 
     def run_until(self, done: Callable[[], bool], duration_ms: int) -> bool:
         self.start()
