@@ -47,13 +47,13 @@ def test_same_seed_same_failover_run() -> None:
 def test_failover_runs_are_not_idle() -> None:
     """Guard against a simulator that passes because nothing happens: failovers, rollbacks and releases occur."""
     stats: dict[str, int] = {}
-    for seed in range(30):
+    for seed in range(20):
         world = FailoverWorld(seed)
         world.run()
         for key, count in world.stats.items():
             stats[key] = stats.get(key, 0) + count
     for key in ("leader crashes", "truncations", "acknowledged, then rolled back", "step downs", "votes lost"):
-        assert stats.get(key, 0) > 0, f"no {key!r} in 30 seeds: {stats}"
-    assert stats["leaders"] > 60, stats
+        assert stats.get(key, 0) > 0, f"no {key!r} in 20 seeds: {stats}"
+    assert stats["leaders"] > 40, stats
     assert stats.get("released w=3", 0) > 100, stats
     assert stats.get("duplicate proposals", 0) > 0, stats

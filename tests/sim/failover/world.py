@@ -56,7 +56,7 @@ class FailoverConfig:
     batch_entries_max: int = 16
     inflight_frames_max: int = 4
     request_id_window: int = 10_000
-    steps_max: int = 1500
+    steps_max: int = 900
     liveness_ms_max: int = 20_000
 
     @classmethod
