@@ -22,6 +22,7 @@ from replog.types import Entry
 from .failover.node import SimNode
 from .failover.world import FailoverWorld
 from .invariants import InvariantViolation
+from .test_failover_sim import report
 from .world import SimFailure
 
 SEEDS_MAX = 200
@@ -109,8 +110,8 @@ def first_failure(make_world: Callable[[int], FailoverWorld], seeds: range) -> S
 def test_planted_failover_bug_is_caught(bug: PlantedBug) -> None:
     failure = first_failure(bug.make_world, range(SEEDS_MAX))
     assert failure is not None, f"{bug.name}: no violation in seeds 0..{SEEDS_MAX - 1}"
-    assert isinstance(failure.error, AssertionError), failure.report()
-    assert any(words in str(failure.error) for words in bug.caught_by), failure.report()
+    assert isinstance(failure.error, AssertionError), report(failure)
+    assert any(words in str(failure.error) for words in bug.caught_by), report(failure)
     print(f"{bug.name}: first caught by seed {failure.seed} at step {failure.step}: {failure.error}")
     # The seed is a reproduction: running it again fails the same way, at the same step.
     again = first_failure(bug.make_world, range(failure.seed, failure.seed + 1))
