@@ -68,7 +68,7 @@ def figure8(leader_cls: type[Leader], *, commit_rule: bool) -> tuple[FailoverWor
     n0.start()
     assert world.run_until(lambda: n0.leader is not None, 10_000)
     retry: list[Answer] = []
-    submit(world, n0, b"X", 2, retry)  # The client's retry after its unknown... here, a lost response.
+    submit(world, n0, b"X", 2, retry)  # Same request_id: a duplicate, waiting on X at k+1.
 
     def s_acked_x() -> bool:
         leader = n0.leader
