@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from replog.core.health import HealthThresholds
 from replog.core.leader import Leader, LeaderLimits, Term
 from replog.core.messages import STALE_TERM, Ack, Append, Error, Heartbeat, Hello, Welcome
 from replog.core.outputs import Disconnect, HigherTerm, Output, Persist, Reject, Release, Send
+from replog.errors import InvalidRequest
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, is_internal
 
@@ -157,3 +160,21 @@ def test_a_longer_follower_is_refused_only_without_failover() -> None:
     outputs = h.hello(1, 5, ((1, 1),))
     assert _sent(outputs, Error) == []
     assert _sent(outputs, Welcome)[0].match_index == 2  # type: ignore[attr-defined]
+
+
+def test_a_retry_of_a_batch_a_failover_cut_is_refused_not_acknowledged() -> None:
+    """A follower held only the head of a 3-entry batch when it won: the retry must not be "duplicate, ok"."""
+    h = TermHarness(2, [Entry(1, b"a", "r1", 1)])  # b"b" and b"c" of r1 never reached this node.
+    h.leader = Leader(
+        (1, 2),
+        log_id=LOG_ID,
+        last_index=1,
+        limits=LeaderLimits(HealthThresholds(300, 600), heartbeat_interval_ms=100),
+        read_entries=h.log.read,
+        now_ms=0,
+        recent_request_ids=[("r1", 1, 1)],
+        term=Term(term=2, node_id=0, failover=True, epochs=h.log.epochs),
+    )
+    with pytest.raises(InvalidRequest, match="holds only 1 of its 3 entries"):
+        h.leader.propose([b"a", b"b", b"c"], 2, "r1")
+    assert h.leader.propose([b"a"], 2, "r1").duplicate  # A retry of the same size still dedups.

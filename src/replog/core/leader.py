@@ -215,6 +215,14 @@ class Leader:
             raise InvalidRequest("nothing to append")
         if request_id is not None and request_id in self._request_ids:
             first, last = self._request_ids[request_id]
+            if last - first + 1 < len(payloads):
+                # With failover a node may hold only the head of a batch when it wins (the old leader
+                # sent the rest later, or never): answering "duplicate" would acknowledge payloads that
+                # are in no log. The head stays; the client learns the request was cut.
+                raise InvalidRequest(
+                    f"request_id {request_id} holds only {last - first + 1} of its {len(payloads)} entries "
+                    f"({first}..{last}): a failover cut the batch and the rest was not appended"
+                )
             return self._wait(first, last, w, duplicate=True)
         if self._read_only:
             raise ReadOnly(self.alive(), self.quorum_needed(), self.w_max)
