@@ -26,6 +26,8 @@ def _settings(tmp_path: Path, ports: list[int]) -> list[str]:
         *("--master", f"127.0.0.1:{ports[0]}", "--data-dir", str(tmp_path / "data"), "--log-level", "INFO"),
         *("--secondaries", f"127.0.0.1:{ports[1]},127.0.0.1:{ports[2]}"),
         *("--heartbeat-seconds", "0.1", "--suspect-after-seconds", "0.3", "--unhealthy-after-seconds", "0.6"),
+        # The fixed master, so that the master's log names each secondary; failover is test_failover.py's.
+        *("--failover", "false"),
     ]
 
 
