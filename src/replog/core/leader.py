@@ -138,6 +138,8 @@ class Leader:
         self._request_ids: OrderedDict[str, tuple[int, int]] = OrderedDict()
         for request_id, first, last in recent_request_ids:
             self._remember(request_id, first, last)
+        # With failover, the ids found in a log another leader wrote (checked for cut batches above).
+        self._inherited_request_ids = set(self._request_ids) if self._term.failover else set()
         self._read_only = not self._quorum()
         self._commit_index = 0
         # Only entries at or after this index are of this term; a majority must hold one before
@@ -215,10 +217,11 @@ class Leader:
             raise InvalidRequest("nothing to append")
         if request_id is not None and request_id in self._request_ids:
             first, last = self._request_ids[request_id]
-            if last - first + 1 < len(payloads):
+            if last - first + 1 < len(payloads) and request_id in self._inherited_request_ids:
                 # With failover a node may hold only the head of a batch when it wins (the old leader
                 # sent the rest later, or never): answering "duplicate" would acknowledge payloads that
-                # are in no log. The head stays; the client learns the request was cut.
+                # are in no log. The head stays; the client learns the request was cut. Only ids this
+                # leader inherited from the log can be cut: its own batches are whole.
                 raise InvalidRequest(
                     f"request_id {request_id} holds only {last - first + 1} of its {len(payloads)} entries "
                     f"({first}..{last}): a failover cut the batch and the rest was not appended"
