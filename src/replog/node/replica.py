@@ -157,6 +157,12 @@ class ReplicaNode:
     def now_ms(self) -> int:
         return self._clock.monotonic_ms()
 
+    @property
+    def http_session(self) -> aiohttp.ClientSession:
+        """The node's pooled client session (votes, forwarded appends, peer checks); open once started."""
+        assert self._session is not None, "the node is not started"
+        return self._session
+
     # ------------------------------------------------------------------ queries
 
     @property

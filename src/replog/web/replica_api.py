@@ -148,10 +148,9 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
     # No total timeout: a w=3 append waits as long as w takes, as it would on the leader itself.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=node.config.connection_timeout)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(f"http://{address}{request.path}", data=body, headers=headers) as answer,
-        ):
+        async with node.http_session.post(
+            f"http://{address}{request.path}", data=body, headers=headers, timeout=timeout
+        ) as answer:
             payload = await answer.read()
             passed = {"Content-Type": answer.headers.get("Content-Type", "application/json")}
             if "Retry-After" in answer.headers:
