@@ -113,6 +113,22 @@ def test_other_nodes_wait_a_random_timeout_in_t_to_2t() -> None:
     assert len(first_campaign_ms) > 10, "timeouts must be spread, or split votes repeat"
 
 
+def test_the_preferred_node_retries_within_t_2_to_t_so_it_beats_the_others() -> None:
+    """Its first pre-vote went out before anyone listened (lost): its retry comes before their first try."""
+    retries_ms = set()
+    for seed in range(40):
+        election = make(0, preferred_id=0, seed=seed)
+        election.tick(0)
+        election.take_outputs()  # The first pre-vote, lost.
+        now_ms = 0
+        while not election.take_outputs():
+            now_ms += 1
+            election.tick(now_ms)
+        retries_ms.add(now_ms)
+    assert min(retries_ms) >= T_MS // 2 and max(retries_ms) <= T_MS
+    assert len(retries_ms) > 10
+
+
 def test_a_restart_restores_the_hard_state_and_says_nothing() -> None:
     election = make(hard_state=HardState(5, 2))
     assert (election.term, election.voted_for, election.role, election.leader_id) == (5, 2, Role.FOLLOWER, None)

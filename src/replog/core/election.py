@@ -352,8 +352,14 @@ class Election:
         self._deadline_ms = now_ms + self._timeout_ms
 
     def _draw_timeout_ms(self) -> int:
-        # Random in [T, 2T], so that split votes resolve: one node usually times out well first.
-        return self._rng.randint(self._config.election_timeout_ms, 2 * self._config.election_timeout_ms)
+        # Random in [T, 2T], so that split votes resolve: one node usually times out well first. The
+        # configured master draws from [T/2, T]: it is meant to lead, and in a cluster that starts
+        # together its first pre-vote often goes out before the others listen, so its retry must come
+        # before their first try. Pre-vote and stickiness keep its haste harmless while a leader lives.
+        timeout_ms = self._config.election_timeout_ms
+        if self._id == self._config.preferred_id:
+            return self._rng.randint(max(1, timeout_ms // 2), timeout_ms)
+        return self._rng.randint(timeout_ms, 2 * timeout_ms)
 
     def _in_lease(self, now_ms: int) -> bool:
         """Heard from a live leader within T (a leader trusts itself: check-quorum deposes it)."""
