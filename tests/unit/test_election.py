@@ -437,3 +437,27 @@ def test_timeout_now_from_a_stale_term_is_ignored() -> None:
     election.on_message(TimeoutNow(2, 0), 1)
     assert election.take_outputs() == []
     assert election.role is Role.FOLLOWER
+
+
+def test_a_closed_leader_stream_ends_the_lease_and_times_out_within_t_4() -> None:
+    follower = make(1)
+    assert follower.on_leader_contact(1, 0, now_ms=10)
+    follower.take_outputs()
+    # While the lease holds, a pre-vote from node 2 is refused (stickiness)...
+    follower.on_message(ask(2, candidate=2, pre_vote=True), now_ms=20)
+    assert follower.take_outputs() == []
+    follower.on_leader_lost(0, now_ms=30)
+    assert follower.take_outputs() == [BecameFollower(1, None)]
+    # ...and once the stream closed it is granted, and this node asks too, within T/4.
+    follower.on_message(ask(2, candidate=2, pre_vote=True), now_ms=31)
+    assert follower.take_outputs() == [SendVote(2, VoteResponse(2, 1, granted=True, pre_vote=True))]
+    follower.tick(30 + T_MS // 4)
+    assert BecamePreCandidate(1) in follower.take_outputs()
+
+
+def test_losing_a_stream_from_someone_else_than_the_leader_changes_nothing() -> None:
+    follower = make(1)
+    follower.on_leader_contact(1, 0, now_ms=10)
+    follower.take_outputs()
+    follower.on_leader_lost(2, now_ms=30)
+    assert follower.take_outputs() == [] and follower.leader_id == 0

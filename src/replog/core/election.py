@@ -18,6 +18,7 @@ Inputs (time comes in as `now_ms`; the core never reads a clock):
   replication stream. False means the sender's term is stale: refuse the stream and tell the
   sender our `term`, which it feeds to `observe_term`.
 - `on_follower_contact(node, now_ms)`: on the leader, any frame from that follower (check-quorum).
+- `on_leader_lost(leader_id, now_ms)`: a follower's stream from its leader closed; time out soon.
 - `observe_term(term, now_ms)`: any other frame carrying a term (e.g. a refusal); a higher one
   makes this node a follower in it.
 - `begin_transfer(target, now_ms)`, then `send_timeout_now()` once the shell has levelled the
@@ -219,6 +220,16 @@ class Election:
         self._leader_heard_ms = now_ms
         self._deadline_ms = now_ms + self._timeout_ms
         return True
+
+    def on_leader_lost(self, leader_id: int, now_ms: int) -> None:
+        """The leader's stream closed (a killed process closes its sockets at once): stop counting on
+        its lease and time out within T/4 instead of T..2T. Safe whatever the cause: a pre-vote still
+        needs a majority, and the other followers refuse it while they hear from a live leader."""
+        self._check_sender(leader_id)
+        if self._role is Role.FOLLOWER and self._leader_id == leader_id:
+            self._leader_id = None
+            soon_ms = now_ms + self._rng.randint(0, max(1, self._config.election_timeout_ms // 4))
+            self._deadline_ms = min(self._deadline_ms, soon_ms)
 
     def on_follower_contact(self, node: int, now_ms: int) -> None:
         self._check_sender(node)

@@ -56,6 +56,7 @@ class Following:
         committer: GroupCommitter,
         node_dir: Path | None,
         leader_contact: LeaderContact,
+        leader_lost: Callable[[int], None],
         current_term: Callable[[], int],
         faults: Callable[[], FaultPlan],
         now_ms: Callable[[], int],
@@ -66,6 +67,7 @@ class Following:
         self._committer = committer
         self._node_dir = node_dir
         self._leader_contact = leader_contact
+        self._leader_lost = leader_lost
         self._current_term = current_term
         self._faults = faults
         self._now_ms = now_ms
@@ -104,7 +106,8 @@ class Following:
             return ws
         if self._ws is not None:
             log.info("node %d (term %d) replaces the previous leader connection", leader, term)
-            await self._ws.close()
+            replaced, self._ws = self._ws, None  # Replaced, not lost: its closing says nothing of the leader.
+            await replaced.close()
         await self._committer.wait_synced()
         store = self._store
         core = Follower(
@@ -121,10 +124,11 @@ class Following:
         try:
             await self._read(ws, core, leader)
         finally:
+            self.leader_commit = max(self.leader_commit, core.commit_index)
             if self._ws is ws:
                 self._ws = None
-                self.leader_commit = max(self.leader_commit, core.commit_index)
                 core.on_disconnected()
+                self._leader_lost(leader)
             acker.cancel()
             await asyncio.gather(acker, return_exceptions=True)
             await ws.close()

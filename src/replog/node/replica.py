@@ -97,6 +97,7 @@ class ReplicaNode:
             committer=self._committer,
             node_dir=node_dir,
             leader_contact=self._leader_contact,
+            leader_lost=self._leader_lost,
             current_term=lambda: self.election.term,
             faults=lambda: self.faults,
             now_ms=self.now_ms,
@@ -329,6 +330,10 @@ class ReplicaNode:
         accepted = self.election.on_leader_contact(term, leader_id, self.now_ms())
         self._apply(self.election.take_outputs())
         return accepted
+
+    def _leader_lost(self, leader_id: int) -> None:
+        self.election.on_leader_lost(leader_id, self.now_ms())
+        self._apply(self.election.take_outputs())
 
     def _on_higher_term(self, term: int) -> None:
         self.election.observe_term(term, self.now_ms())
