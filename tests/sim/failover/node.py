@@ -475,6 +475,9 @@ class SimNode:
             if self.follower is not None:
                 self.follower.on_disconnected()
                 self.touched = True
+            # As the real Following does: the leader's stream closed, so stop counting on its lease.
+            self.election.on_leader_lost(conn.dialer, self.world.now_ms)
+            self._apply_election()
         link = self.links.get(conn.acceptor) if conn.dialer == self.id else None
         if link is not None and link.conn is conn and self.leader is not None:
             link.conn = None
