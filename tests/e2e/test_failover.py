@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -131,6 +132,12 @@ async def test_a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost(
     window_s = await load.acked_after(killed_at)
     new_leader = await _leader(cluster, among=("secondary-0", "secondary-1"))
     assert new_leader != "master"
+    session = await cluster.http()
+    async with session.get(cluster.url(new_leader) + "/metrics") as response:
+        metrics = await response.text()
+    term = re.search(r"^replog_term (\S+)$", metrics, re.M)
+    assert "replog_is_leader 1.0" in metrics and term is not None and float(term.group(1)) >= 2
+    assert re.search(r"^replog_elections_total [1-9]", metrics, re.M)
     await until(lambda: _true(len(load.acked) >= 150), 20, "100 more appends on the new leader")
     cluster.start_master()  # Back as a follower; caught up, it is handed leadership again.
     await _leader(cluster, expected="master")

@@ -20,7 +20,7 @@ from aiohttp import web
 from prometheus_client.core import Metric
 
 from replog.errors import InvalidRequest, NoLeader
-from replog.metrics import gauge
+from replog.metrics import CounterMetricFamily, gauge
 from replog.node.master import WriteConcernTimeout
 from replog.node.names import node_name
 from replog.node.replica import ReplicaNode
@@ -211,8 +211,14 @@ def _scrape(node: ReplicaNode) -> Iterator[Metric]:
         node.commit_index,
     )
     yield gauge("replog_last_index", "Last index synced on this node", node.store.synced_index)
-    yield gauge("replog_elections", "Elections this node started (pre-votes)", node.elections_started)
-    yield gauge("replog_leader_changes", "Times this node saw a new leader (itself included)", node.leader_changes)
-    yield gauge(
+    yield _counter("replog_elections", "Elections this node started (pre-votes asked)", node.elections_started)
+    yield _counter("replog_leader_changes", "Times this node saw a new leader (itself included)", node.leader_changes)
+    yield _counter(
         "replog_rolled_back_entries", "Entries this node dropped into rollback files", node.following.rolled_back
     )
+
+
+def _counter(name: str, doc: str, value: float) -> Metric:
+    family = CounterMetricFamily(name, doc)
+    family.add_metric([], value)
+    return family
