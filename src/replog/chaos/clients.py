@@ -173,6 +173,7 @@ class Client:
     async def _post(self, session: aiohttp.ClientSession, body: dict[str, Any]) -> Attempt:
         timeout_s = self._settings.request_timeout_s + (body.get("timeout_ms") or 0) / 1000
         node = self._node
+        sent = self._clock()
         try:
             async with session.post(
                 self._urls[node], json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
@@ -180,15 +181,15 @@ class Client:
                 status = response.status
                 data = await response.json(content_type=None)
         except aiohttp.ClientConnectorError as exc:
-            return Attempt("refused", self._clock(), text=_describe(exc), node=node)
+            return Attempt("refused", self._clock(), text=_describe(exc), node=node, sent=sent)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            return Attempt("lost", self._clock(), text=_describe(exc), node=node)
+            return Attempt("lost", self._clock(), text=_describe(exc), node=node, sent=sent)
         at = self._clock()
         data = data if isinstance(data, dict) else {}
         index = data.get("index") if isinstance(data.get("index"), int) else None
         duplicate = data.get("duplicate") if isinstance(data.get("duplicate"), bool) else None
         text = None if status in (200, 201) else str(data.get("error", ""))[:300]
-        return Attempt("answer", at, status=status, index=index, duplicate=duplicate, text=text, node=node)
+        return Attempt("answer", at, status=status, index=index, duplicate=duplicate, text=text, node=node, sent=sent)
 
 
 class Reader:

@@ -50,6 +50,7 @@ class Attempt:
     text: str | None = None
     probe: bool = False
     node: str | None = None  # the node the request was sent to (failover mode tries several)
+    sent: float | None = None  # when the try began: one sent after a leader's death is served by another
 
 
 @dataclass(frozen=True, slots=True)

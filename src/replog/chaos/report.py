@@ -53,13 +53,18 @@ def failover_figures(history: History) -> dict[str, Any]:
     final_terms = [f.term for f in history.finals if f.term is not None]
     first_term = terms[0] if terms else 0
     last_term = max([*terms, *final_terms], default=first_term)
-    acks = sorted((a.complete, a.node) for a in history.appends if a.outcome == "ok" and a.complete is not None)
+    # (answered, sent) of every acknowledging try: a try sent after a leader's death cannot have been
+    # served by it (answers it sent before dying may still arrive, even through a forwarding follower).
+    acks = sorted(
+        (a.at, a.sent)
+        for append in history.appends
+        for a in append.attempts
+        if append.outcome == "ok" and a.kind == "answer" and a.status in (200, 201) and not a.probe
+    )
     windows = []
     for fault in sorted(history.faults, key=lambda f: f.start):
         if fault.kind == "kill_leader" and fault.error is None:
-            # The dead leader's own answers may still be in flight: only another node's answer counts.
-            killed = fault.params.get("node")
-            after = next((t for t, node in acks if t > fault.start and node != killed), None)
+            after = next((at for at, sent in acks if sent is not None and sent > fault.start), None)
             windows.append(round(after - fault.start, 2) if after is not None else None)
     measured = [w for w in windows if w is not None]
     sent = {a.msg: a for a in history.appends}
@@ -74,7 +79,7 @@ def failover_figures(history: History) -> dict[str, Any]:
         "last_term": last_term,
         "leader_changes": max(0, len(history.leaders) - 1),
         "leaders": dict(Counter(str(leader.node) for leader in history.leaders)),
-        "unavailability_s": windows,  # leader kill -> next acknowledged append, one per kill_leader
+        "unavailability_s": windows,  # leader kill -> next acknowledged try sent after it, per kill_leader
         "unavailability_max_s": max(measured, default=None),
         "unavailability_mean_s": round(sum(measured) / len(measured), 2) if measured else None,
         "rolled_back_entries": sum(1 for r in history.rollbacks if r.msg in sent),
