@@ -19,6 +19,7 @@ from replog.chaos.history import (
     LeaderRecord,
     ReadRecord,
     RollbackRecord,
+    StallRecord,
 )
 from replog.chaos.report import failover_figures
 from replog.chaos.schedule import FAILOVER_KINDS, LEADER, FaultKind, make_failover_schedule
@@ -188,6 +189,13 @@ def test_real_time_order_among_the_entries_that_survived() -> None:
     assert rules(history) == {"real_time_order"}
 
 
+def test_a_leader_that_never_served_its_term() -> None:
+    history = clean()
+    history.stalls.append(StallRecord("secondary-0", 6, 12.0, 17.1))
+    violations = check(history)
+    assert [v.rule for v in violations] == ["leader_stalled"] and "term 6" in violations[0].detail
+
+
 def test_the_failover_figures() -> None:
     history = clean()
     # An answer the dead leader sent before dying, arriving after its death, does not end the window.
@@ -225,8 +233,9 @@ def test_history_round_trip_keeps_the_failover_records(tmp_path) -> None:
     writer.write_meta(failover=True)
     for record in [*history.appends, *history.reads, *history.faults, *history.finals, *history.rollbacks]:
         writer.write(record)
-    for leader in history.leaders:
-        writer.write(leader)
+    history.stalls.append(StallRecord("master", 3, 1.0, 6.0))
+    for record in [*history.leaders, *history.stalls]:
+        writer.write(record)
     writer.close()
     loaded = load_history(tmp_path / "h.jsonl")
     assert dataclasses.astuple(loaded) == dataclasses.astuple(history)

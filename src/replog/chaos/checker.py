@@ -29,7 +29,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from replog.chaos.failover_rules import FAILOVER_RULES, acks_survive, committed_reads, retried_once
+from replog.chaos.failover_rules import (
+    FAILOVER_RULES,
+    acks_survive,
+    committed_reads,
+    retried_once,
+    stalled_leaders,
+)
 from replog.chaos.history import AppendRecord, FinalRecord, History, ReadRecord
 from replog.chaos.violation import Violation
 
@@ -91,6 +97,7 @@ def _check_failover(
         *committed_reads(history.reads, history.faults, reference),
         *_real_time_order(survivors),
         *_nothing_unasked(history.appends, finals, failover=True),
+        *stalled_leaders(history.stalls),
         *unreadable,
     ]
 

@@ -16,12 +16,15 @@ from typing import Any
 
 import aiohttp
 
-from replog.chaos.history import FinalRecord, LeaderRecord, RollbackRecord
+from replog.chaos.history import FinalRecord, LeaderRecord, RollbackRecord, StallRecord
 
 __all__ = ["LeaderWatcher", "read_final", "read_rollbacks", "wait_converged", "wait_one_leader"]
 
 HTTP_TIMEOUT_S = 2.0
 POLL_S = 0.2
+# A new leader builds its Leading once its log is synced: milliseconds. Ten election timeouts of saying
+# "leader" without serving (no `peers` in /health) is a node whose role change is stuck.
+STALL_S = 5.0
 
 
 async def health_of(session: aiohttp.ClientSession, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -125,20 +128,38 @@ def read_rollbacks(data_dir: Path, names: list[str]) -> list[RollbackRecord]:
 
 
 class LeaderWatcher:
-    """Samples /health of every node on a period and records each change of the agreed leader."""
+    """Samples /health of every node on a period; records each change of the agreed leader, and each node
+    that says it leads a term without serving it for STALL_S."""
 
     def __init__(
-        self, urls: dict[str, str], clock: Callable[[], float], record: Callable[[LeaderRecord], None]
+        self,
+        urls: dict[str, str],
+        clock: Callable[[], float],
+        record: Callable[[LeaderRecord | StallRecord], None],
     ) -> None:
         self._urls = urls
         self._clock = clock
         self._record = record
         self.last: tuple[str | None, int] | None = None
+        self._unserved: dict[tuple[str, int], float] = {}  # (node, term) -> first seen leading, not serving
+        self._reported: set[tuple[str, int]] = set()
+
+    def _stalls(self, views: dict[str, dict[str, Any]]) -> None:
+        now = self._clock()
+        for name, view in views.items():
+            if view.get("role") != "leader" or "peers" in view:
+                continue
+            key = (name, int(view.get("term", 0)))
+            since = self._unserved.setdefault(key, now)
+            if now - since >= STALL_S and key not in self._reported:
+                self._reported.add(key)
+                self._record(StallRecord(name, key[1], since, now))
 
     async def run(self, stop: asyncio.Event) -> None:
         async with aiohttp.ClientSession() as session:
             while not stop.is_set():
                 views = await health_of(session, self._urls)
+                self._stalls(views)
                 term = max((int(v.get("term", 0)) for v in views.values()), default=0)
                 # Agreement among the nodes that answer: a killed node must not hide its successor.
                 leader = agreed_leader(views, list(views)) if len(views) > len(self._urls) // 2 else None

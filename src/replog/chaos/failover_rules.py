@@ -15,6 +15,9 @@ its original index if the entry survived, and is never stored twice. So:
 - committed_shrank: a node's `GET /?committed=1` showed fewer entries than the same node showed before,
   with no restart of that node in between (a restarted process may have to relearn the commit index).
 - committed_not_prefix: a committed read is not a prefix of the final log.
+- leader_stalled: a node said it led a term for seconds without serving it (its /health had no peers:
+  the election made it leader but its role change never completed). Liveness, not safety, but it is
+  what turns one failover into a storm of elections.
 
 The rules shared with the classic checker (final_logs_differ, duplicate_message, real_time_order among
 the entries that survived, unknown_message, refused_but_present with 503 no longer a refusal) stay there.
@@ -25,10 +28,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from replog.chaos.history import AppendRecord, FaultRecord, FinalRecord, ReadRecord, RollbackRecord
+from replog.chaos.history import AppendRecord, FaultRecord, FinalRecord, ReadRecord, RollbackRecord, StallRecord
 from replog.chaos.violation import Violation
 
-__all__ = ["FAILOVER_RULES", "acks_survive", "committed_reads", "retried_once"]
+__all__ = ["FAILOVER_RULES", "acks_survive", "committed_reads", "retried_once", "stalled_leaders"]
 
 FAILOVER_RULES = (
     "majority_ack_lost",
@@ -37,6 +40,7 @@ FAILOVER_RULES = (
     "request_id_twice",
     "committed_shrank",
     "committed_not_prefix",
+    "leader_stalled",
 )
 ACK_STATUSES = (200, 201)
 KILLS = ("kill_secondary", "kill_master", "kill_node", "kill_leader")
@@ -123,3 +127,12 @@ def committed_reads(reads: list[ReadRecord], faults: list[FaultRecord], referenc
                 f"{len(read.log)} at {read.at:.3f}s without a restart",
             )
         last[read.node] = read
+
+
+def stalled_leaders(stalls: list[StallRecord]) -> Iterable[Violation]:
+    for stall in stalls:
+        yield Violation(
+            "leader_stalled",
+            f"{stall.node} said it led term {stall.term} from {stall.since:.3f}s to at least {stall.until:.3f}s "
+            f"without serving it (no Leading: its role change never completed)",
+        )

@@ -25,6 +25,7 @@ __all__ = [
     "Outcome",
     "ReadRecord",
     "RollbackRecord",
+    "StallRecord",
     "load_history",
 ]
 
@@ -168,6 +169,17 @@ class LeaderRecord:
     term: int
 
 
+@dataclass(frozen=True, slots=True)
+class StallRecord:
+    """Failover mode: a node said it led a term (election role leader) for `until - since` seconds without
+    serving it (/health without `peers`: no Leading built), seen by the leader watcher."""
+
+    node: str
+    term: int
+    since: float
+    until: float
+
+
 @dataclass(slots=True)
 class History:
     appends: list[AppendRecord] = field(default_factory=list)
@@ -176,6 +188,7 @@ class History:
     finals: list[FinalRecord] = field(default_factory=list)
     rollbacks: list[RollbackRecord] = field(default_factory=list)
     leaders: list[LeaderRecord] = field(default_factory=list)
+    stalls: list[StallRecord] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -191,7 +204,8 @@ class HistoryWriter:
         self._file: IO[str] = path.open("w", encoding="utf-8")
 
     def write(
-        self, record: AppendRecord | ReadRecord | FaultRecord | FinalRecord | RollbackRecord | LeaderRecord
+        self,
+        record: AppendRecord | ReadRecord | FaultRecord | FinalRecord | RollbackRecord | LeaderRecord | StallRecord,
     ) -> None:
         kind = _KINDS[type(record)]
         self._file.write(json.dumps({"type": kind, **asdict(record)}, separators=(",", ":")) + "\n")
@@ -212,6 +226,7 @@ _KINDS: dict[type, str] = {
     FinalRecord: "final",
     RollbackRecord: "rollback",
     LeaderRecord: "leader",
+    StallRecord: "stall",
 }
 
 
@@ -236,6 +251,8 @@ def parse_history(lines: Iterable[str]) -> History:
         elif kind == "final":
             data["indexes"] = tuple(data.get("indexes", ()))
             history.finals.append(FinalRecord(**{**data, "log": tuple(data["log"])}))
+        elif kind == "stall":
+            history.stalls.append(StallRecord(**data))
         elif kind == "leader":
             history.leaders.append(LeaderRecord(**data))
         elif kind == "rollback":
