@@ -21,7 +21,7 @@ from replog.chaos.history import FinalRecord, History, load_history
 from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import format_summary
 from replog.chaos.runner import ChaosOptions, ChaosResult, run_chaos
-from replog.chaos.schedule import FaultKind
+from replog.chaos.schedule import CLASSIC_KINDS
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_a_60_second_chaos_run_keeps_every_promise(chaos_run: ChaosResult) -> No
     assert chaos_run.violations == [], report
     assert summary["converged"], report
     assert summary["acknowledged"] > 0, report
-    assert all(summary["faults"][kind.value] > 0 for kind in FaultKind), report
+    assert all(summary["faults"][kind.value] > 0 for kind in CLASSIC_KINDS), report
     assert summary["appends"] == summary["acknowledged"] + summary["failed"] + summary["timed_out"] + summary["unknown"]
     assert chaos_run.history_path.exists()
     assert json.loads(chaos_run.history_path.read_text().splitlines()[0])["seed"] == SEED
@@ -86,8 +86,9 @@ def test_the_chaos_flags_and_their_defaults() -> None:
     add_arguments(parser)
     args = parser.parse_args([])
     assert (args.duration, args.seed, args.clients, args.json, args.data_dir) == (60.0, 1, 4, False, None)
-    args = parser.parse_args(["--duration", "5", "--seed", "9", "--clients", "2", "--json"])
-    assert (args.duration, args.seed, args.clients, args.json) == (5.0, 9, 2, True)
+    assert args.failover is False  # failover is a preview: the classic run stays the default
+    args = parser.parse_args(["--duration", "5", "--seed", "9", "--clients", "2", "--json", "--failover"])
+    assert (args.duration, args.seed, args.clients, args.json, args.failover) == (5.0, 9, 2, True, True)
     with pytest.raises(SystemExit):
         parser.parse_args(["--clients", "0"])
 
@@ -137,6 +138,43 @@ async def test_the_fault_proxy_passes_delays_blackholes_drops_and_heals() -> Non
         assert (await _round_trip(proxy.port))[0] is None
         proxy.heal()
         assert (await _round_trip(proxy.port))[0] == b"ping"
+    finally:
+        await proxy.close()
+        server.close()
+
+
+async def test_the_fault_proxy_cuts_one_direction_only() -> None:
+    """upstream cut: the target stops hearing the dialler, who still hears the target; and the reverse."""
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello")  # the target speaks first, then records what it hears
+        await writer.drain()
+        while data := await reader.read(1024):
+            await received.put(data)
+
+    server = await asyncio.start_server(talk, "127.0.0.1", 0)
+    proxy = FaultProxy("a>b", int(server.sockets[0].getsockname()[1]))
+    await proxy.start()
+    try:
+        proxy.blackhole(upstream=True, downstream=False)
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await asyncio.wait_for(reader.readexactly(5), 1.0) == b"hello"  # the dialler hears the target
+        writer.write(b"lost")
+        await writer.drain()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(received.get(), 0.3)  # the target does not hear the dialler
+        proxy.heal()
+        assert await asyncio.wait_for(reader.read(4), 1.0) == b""  # tainted: reset at heal
+        writer.close()
+        proxy.blackhole(upstream=False, downstream=True)
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"heard")
+        await writer.drain()
+        assert await asyncio.wait_for(received.get(), 1.0) == b"heard"
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.read(5), 0.3)
+        writer.close()
     finally:
         await proxy.close()
         server.close()

@@ -2,7 +2,8 @@
 
 Modules: proxy (TCP fault proxy), schedule (seeded faults), processes (the nodes we start), clients
 (appenders and a reader), injector (applies and heals faults), history (JSON-lines records),
-checker (the rules, pure), report (summary), runner (one run), cli (flags and entry point).
+checker (the rules, pure; failover_rules adds failover's), violation, convergence (failover mode's view
+of leaders, final logs and rollback files), report (summary), runner (one run), cli (flags and entry point).
 """
 
 from replog.chaos.cli import add_arguments, run

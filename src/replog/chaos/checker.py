@@ -15,15 +15,29 @@ a violation here is a broken promise of replog, not of the harness. The rules:
 - unknown_message: the final log holds nothing that no client sent.
 - refused_but_present: an append refused on every try (connection refused, 4xx, 503, 507) is absent.
 - node_unreadable: every node answers GET / at the end; the rules above judge the nodes that did.
+
+A failover run (`meta.failover`) is judged by the rules in `failover_rules` instead of ack_missing,
+wrong_index, duplicate_index and read_not_prefix, which assume a log that never loses an entry it showed:
+there, a w = 1 acknowledgement may be undone (into a rollback file), an uncommitted entry a plain read
+showed may be rolled back, and indexes are compared with the final log's own (a leader's no-op takes an
+index that no read shows). real_time_order then only orders entries that survived at their index, and a
+503 is no longer a refusal (a deposed leader's 503 may have kept the entry).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from replog.chaos.failover_rules import (
+    FAILOVER_RULES,
+    acks_survive,
+    committed_reads,
+    retried_once,
+    stalled_leaders,
+)
 from replog.chaos.history import AppendRecord, FinalRecord, History, ReadRecord
+from replog.chaos.violation import Violation
 
 __all__ = ["RULES", "Violation", "check"]
 
@@ -39,18 +53,10 @@ RULES = (
     "unknown_message",
     "refused_but_present",
     "node_unreadable",
+    *FAILOVER_RULES,
 )
 
 INDEXED_STATUSES = (200, 201, 504)
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    rule: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.rule}: {self.detail}"
 
 
 def check(history: History) -> list[Violation]:
@@ -64,6 +70,8 @@ def check(history: History) -> list[Violation]:
     if not finals:
         return [Violation("no_final_logs", "the history holds no final log of any node"), *unreadable]
     reference = _reference(finals)
+    if history.failover:
+        return _check_failover(history, finals, reference, unreadable)
     return [
         *_acknowledged_everywhere(history.appends, finals),
         *_final_logs_identical(finals, reference),
@@ -75,6 +83,29 @@ def check(history: History) -> list[Violation]:
         *_nothing_unasked(history.appends, finals),
         *unreadable,
     ]
+
+
+def _check_failover(
+    history: History, finals: list[FinalRecord], reference: FinalRecord, unreadable: list[Violation]
+) -> list[Violation]:
+    survivors = _survivors(history.appends, reference)
+    return [
+        *acks_survive(history.appends, reference, history.rollbacks),
+        *_final_logs_identical(finals, reference),
+        *_no_duplicates(history.reads, finals),
+        *retried_once(history.appends, finals),
+        *committed_reads(history.reads, history.faults, reference),
+        *_real_time_order(survivors),
+        *_nothing_unasked(history.appends, finals, failover=True),
+        *stalled_leaders(history.stalls),
+        *unreadable,
+    ]
+
+
+def _survivors(appends: list[AppendRecord], reference: FinalRecord) -> list[AppendRecord]:
+    """Appends answered with an index that holds them in the final log (the others were rolled back)."""
+    held = reference.at_index()
+    return [a for a in _indexed(appends) if held.get(a.index or 0) == a.msg]
 
 
 def _reference(finals: list[FinalRecord]) -> FinalRecord:
@@ -96,7 +127,7 @@ def _acknowledged_everywhere(appends: list[AppendRecord], finals: list[FinalReco
 
 def _final_logs_identical(finals: list[FinalRecord], reference: FinalRecord) -> Iterable[Violation]:
     for final in finals:
-        if final.log != reference.log:
+        if final.log != reference.log or final.indexes != reference.indexes:
             at = _first_difference(final.log, reference.log)
             yield Violation(
                 "final_logs_differ",
@@ -189,9 +220,11 @@ def _one_index_per_request(appends: list[AppendRecord]) -> Iterable[Violation]:
             )
 
 
-def _nothing_unasked(appends: list[AppendRecord], finals: list[FinalRecord]) -> Iterable[Violation]:
+def _nothing_unasked(
+    appends: list[AppendRecord], finals: list[FinalRecord], *, failover: bool = False
+) -> Iterable[Violation]:
     sent = {a.msg for a in appends}
-    refused = {a.msg: a for a in appends if a.surely_refused}
+    refused = {a.msg: a for a in appends if (a.surely_refused_with_failover if failover else a.surely_refused)}
     for final in finals:
         for i, msg in enumerate(final.log):
             if msg not in sent:

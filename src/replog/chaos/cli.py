@@ -20,11 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=_client_count, default=4, help="concurrent appending clients (1..64)")
     parser.add_argument("--data-dir", type=Path, default=None, help="work directory (default: a new temp dir)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="every node runs failover: true behind a proxy per directed link; faults also hit the leader",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """0: no violation; 1: violations; 2: the run itself could not be made."""
-    options = ChaosOptions(duration=args.duration, seed=args.seed, clients=args.clients, data_dir=args.data_dir)
+    options = ChaosOptions(
+        duration=args.duration, seed=args.seed, clients=args.clients, data_dir=args.data_dir, failover=args.failover
+    )
     try:
         result = run_chaos(options)
     except RuntimeError as exc:

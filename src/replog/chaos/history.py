@@ -9,7 +9,7 @@ answer before another client's request.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -21,8 +21,11 @@ __all__ = [
     "FinalRecord",
     "History",
     "HistoryWriter",
+    "LeaderRecord",
     "Outcome",
     "ReadRecord",
+    "RollbackRecord",
+    "StallRecord",
     "load_history",
 ]
 
@@ -47,6 +50,8 @@ class Attempt:
     duplicate: bool | None = None
     text: str | None = None
     probe: bool = False
+    node: str | None = None  # the node the request was sent to (failover mode tries several)
+    sent: float | None = None  # when the try began: one sent after a leader's death is served by another
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +71,22 @@ class AppendRecord:
     status: int | None = None
     text: str | None = None
     attempts: tuple[Attempt, ...] = ()
+    node: str | None = None  # the node whose answer is the outcome (None: no answer)
 
     @property
     def surely_refused(self) -> bool:
         """Every try was refused before anything could be stored: the log must not hold it."""
+        return self.refused_by(_is_refusal)
+
+    @property
+    def surely_refused_with_failover(self) -> bool:
+        """The same with failover on, where a 503 proves nothing: a deposed leader's 503 says its entry
+        "may or may not be kept", and a follower whose forward broke after sending answers 503 no leader."""
+        return self.refused_by(lambda status: 400 <= status < 500)
+
+    def refused_by(self, refusal: Callable[[int], bool]) -> bool:
         return bool(self.attempts) and all(
-            a.kind == "refused" or (a.kind == "answer" and a.status is not None and _is_refusal(a.status))
+            a.kind == "refused" or (a.kind == "answer" and a.status is not None and refusal(a.status))
             for a in self.attempts
         )
 
@@ -88,6 +103,7 @@ class ReadRecord:
     node: str
     at: float
     log: tuple[str, ...]
+    committed: bool = False  # GET /?committed=1 (failover mode): must also never shrink on that node
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,56 @@ class FinalRecord:
     log: tuple[str, ...]
     converged: bool
     readable: bool = True
+    # Failover mode: each message's index (a leader's no-op takes an index but is never shown, so an
+    # index is not the position), and the node's term and leader as /health gave them at the end.
+    indexes: tuple[int, ...] = ()
+    term: int | None = None
+    leader: str | None = None
+
+    def index_of(self) -> dict[str, int]:
+        """Each message's index (its first one, should it be there twice)."""
+        indexes = self.indexes or tuple(range(1, len(self.log) + 1))
+        where: dict[str, int] = {}
+        for msg, index in zip(self.log, indexes, strict=True):
+            where.setdefault(msg, index)
+        return where
+
+    def at_index(self) -> dict[int, str]:
+        indexes = self.indexes or tuple(range(1, len(self.log) + 1))
+        return dict(zip(indexes, self.log, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackRecord:
+    """One entry found in a node's rollback file at the end (failover mode): a deposed leader's
+    unreplicated entry, which an acknowledged w=1 append may legitimately end up as."""
+
+    node: str
+    file: str
+    index: int
+    term: int
+    request_id: str | None
+    msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRecord:
+    """Failover mode: the leader every answering node agreed on changed (sampled through /health)."""
+
+    at: float
+    node: str | None  # None: no leader agreed on
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class StallRecord:
+    """Failover mode: a node said it led a term (election role leader) for `until - since` seconds without
+    serving it (/health without `peers`: no Leading built), seen by the leader watcher."""
+
+    node: str
+    term: int
+    since: float
+    until: float
 
 
 @dataclass(slots=True)
@@ -120,7 +186,14 @@ class History:
     reads: list[ReadRecord] = field(default_factory=list)
     faults: list[FaultRecord] = field(default_factory=list)
     finals: list[FinalRecord] = field(default_factory=list)
+    rollbacks: list[RollbackRecord] = field(default_factory=list)
+    leaders: list[LeaderRecord] = field(default_factory=list)
+    stalls: list[StallRecord] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failover(self) -> bool:
+        return bool(self.meta.get("failover"))
 
 
 class HistoryWriter:
@@ -130,8 +203,11 @@ class HistoryWriter:
         self.path = path
         self._file: IO[str] = path.open("w", encoding="utf-8")
 
-    def write(self, record: AppendRecord | ReadRecord | FaultRecord | FinalRecord) -> None:
-        kind = {AppendRecord: "append", ReadRecord: "read", FaultRecord: "fault", FinalRecord: "final"}[type(record)]
+    def write(
+        self,
+        record: AppendRecord | ReadRecord | FaultRecord | FinalRecord | RollbackRecord | LeaderRecord | StallRecord,
+    ) -> None:
+        kind = _KINDS[type(record)]
         self._file.write(json.dumps({"type": kind, **asdict(record)}, separators=(",", ":")) + "\n")
         self._file.flush()
 
@@ -141,6 +217,17 @@ class HistoryWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+_KINDS: dict[type, str] = {
+    AppendRecord: "append",
+    ReadRecord: "read",
+    FaultRecord: "fault",
+    FinalRecord: "final",
+    RollbackRecord: "rollback",
+    LeaderRecord: "leader",
+    StallRecord: "stall",
+}
 
 
 def load_history(path: Path) -> History:
@@ -158,11 +245,18 @@ def parse_history(lines: Iterable[str]) -> History:
             attempts = tuple(Attempt(**a) for a in data.pop("attempts"))
             history.appends.append(AppendRecord(**data, attempts=attempts))
         elif kind == "read":
-            history.reads.append(ReadRecord(node=data["node"], at=data["at"], log=tuple(data["log"])))
+            history.reads.append(ReadRecord(data["node"], data["at"], tuple(data["log"]), data.get("committed", False)))
         elif kind == "fault":
             history.faults.append(FaultRecord(**data))
         elif kind == "final":
+            data["indexes"] = tuple(data.get("indexes", ()))
             history.finals.append(FinalRecord(**{**data, "log": tuple(data["log"])}))
+        elif kind == "stall":
+            history.stalls.append(StallRecord(**data))
+        elif kind == "leader":
+            history.leaders.append(LeaderRecord(**data))
+        elif kind == "rollback":
+            history.rollbacks.append(RollbackRecord(**data))
         elif kind == "meta":
             history.meta.update(data)
     return history

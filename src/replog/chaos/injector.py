@@ -3,13 +3,16 @@
 Each applied fault is written to the history when healed, with its real start and end times, so
 the record says what the cluster actually went through, not what was planned. A fault that could not
 be applied (for example POST /faults to a secondary still starting up) is recorded with its error
-and not counted.
+and not counted. A fault aimed at "leader" is aimed, when it starts, at the node that says it leads in the
+highest term (asked through /health on every node's own port); the record names that node in
+`params["node"]`, and no leader at that moment means the fault is recorded as not applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +22,7 @@ import aiohttp
 from replog.chaos.history import FaultRecord
 from replog.chaos.processes import NodeProcesses
 from replog.chaos.proxy import FaultProxy
-from replog.chaos.schedule import FaultEvent, FaultKind
+from replog.chaos.schedule import LEADER, FaultEvent, FaultKind, link_name, parse_link
 
 __all__ = ["FaultInjector", "NO_FAULTS"]
 
@@ -38,11 +41,12 @@ class FaultInjector:
     def __init__(
         self,
         processes: NodeProcesses,
-        proxies: list[FaultProxy],
+        proxies: dict[str, FaultProxy],
         urls: dict[str, str],
         clock: Clock,
         record: Callable[[FaultRecord], None],
     ) -> None:
+        """`proxies` by name: "proxy-N" (classic) or a directed link "a>b" (failover)."""
         self._processes = processes
         self._proxies = proxies
         self._urls = urls
@@ -62,6 +66,8 @@ class FaultInjector:
     async def _one(self, number: int, event: FaultEvent) -> None:
         start = self._clock()
         try:
+            event = await self._resolve(event)
+            start = self._clock()  # why: finding the leader takes a moment; the fault starts now
             await self._apply(event)
         except Exception as exc:  # why: a fault that cannot be applied is evidence, not a crash
             self._record(FaultRecord(event.kind, event.target, start, start, event.params, error=_describe(exc)))
@@ -85,7 +91,7 @@ class FaultInjector:
         for event, start in self._active.values():
             self._record(FaultRecord(event.kind, event.target, start, self._clock(), event.params))
         self._active.clear()
-        for proxy in self._proxies:
+        for proxy in self._proxies.values():
             proxy.heal()
         for name in self._urls:
             if self._processes.paused(name):
@@ -106,34 +112,83 @@ class FaultInjector:
 
     # ------------------------------------------------------------------ faults
 
+    async def _resolve(self, event: FaultEvent) -> FaultEvent:
+        """A fault on "leader" becomes a fault on the node that leads now (named in params["node"])."""
+        if event.target != LEADER:
+            return event
+        leader = await self.find_leader()
+        if leader is None:
+            raise RuntimeError("no node leads at the moment")
+        return dataclasses.replace(event, params={**event.params, "node": leader})
+
+    async def find_leader(self) -> str | None:
+        """The node that says it leads, in the highest term if two do (a deposed one may not know yet)."""
+        found: list[tuple[int, str]] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
+            for name, url in self._urls.items():
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
+                    async with session.get(f"{url}/health") as response:
+                        health = await response.json()
+                        if health.get("role") == "leader":
+                            found.append((int(health["term"]), name))
+        return max(found)[1] if found else None
+
     async def _apply(self, event: FaultEvent) -> None:
+        node = event.params.get("node", event.target)
         match event.kind:
-            case FaultKind.PARTITION:
-                self._proxy(event).blackhole()
+            case FaultKind.PARTITION | FaultKind.ONE_WAY | FaultKind.ISOLATE_LEADER:
+                for proxy, upstream, downstream in self._cuts(event):
+                    proxy.blackhole(upstream=upstream, downstream=downstream)
             case FaultKind.PROXY_DELAY:
-                self._proxy(event).set_delay(int(event.params["delay_ms"]))
+                self._proxy(event.target).set_delay(int(event.params["delay_ms"]))
             case FaultKind.PROXY_DROP:
-                self._proxy(event).drop(refuse=True)
-            case FaultKind.PAUSE:
-                self._processes.pause(event.target)
-            case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER:
-                self._processes.kill(event.target)
+                self._proxy(event.target).drop(refuse=True)
+            case FaultKind.PAUSE | FaultKind.PAUSE_NODE | FaultKind.PAUSE_LEADER:
+                self._processes.pause(node)
+            case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER | FaultKind.KILL_NODE | FaultKind.KILL_LEADER:
+                self._processes.kill(node)
             case FaultKind.SECONDARY_FAULTS:
                 await self._post_faults(event.target, event.params)
 
     async def _heal(self, event: FaultEvent) -> None:
+        node = event.params.get("node", event.target)
         match event.kind:
-            case FaultKind.PARTITION | FaultKind.PROXY_DELAY | FaultKind.PROXY_DROP:
-                self._proxy(event).heal()
-            case FaultKind.PAUSE:
-                self._processes.resume(event.target)
-            case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER:
-                self._processes.start(event.target)
+            case FaultKind.PARTITION | FaultKind.ONE_WAY | FaultKind.ISOLATE_LEADER:
+                for proxy, _, _ in self._cuts(event):
+                    proxy.heal()
+            case FaultKind.PROXY_DELAY | FaultKind.PROXY_DROP:
+                self._proxy(event.target).heal()
+            case FaultKind.PAUSE | FaultKind.PAUSE_NODE | FaultKind.PAUSE_LEADER:
+                self._processes.resume(node)
+            case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER | FaultKind.KILL_NODE | FaultKind.KILL_LEADER:
+                self._processes.start(node)
             case FaultKind.SECONDARY_FAULTS:
                 await self._post_faults(event.target, NO_FAULTS)
 
-    def _proxy(self, event: FaultEvent) -> FaultProxy:
-        return self._proxies[int(event.target.rsplit("-", 1)[1])]
+    def _cuts(self, event: FaultEvent) -> list[tuple[FaultProxy, bool, bool]]:
+        """(proxy, cut what the dialler sends, cut what it hears back) for a partition-like fault."""
+        if event.kind is FaultKind.PARTITION and event.target.startswith("proxy-"):
+            return [(self._proxy(event.target), True, True)]  # classic: the master's link to one secondary
+        if event.kind is FaultKind.ISOLATE_LEADER:
+            leader = event.params["node"]
+            others = [name for name in self._urls if name != leader]
+            links = [link_name(leader, o) for o in others] + [link_name(o, leader) for o in others]
+            return [(self._proxy(link), True, True) for link in links]
+        source, destination = parse_link(event.target)
+        if event.kind is FaultKind.ONE_WAY:
+            # destination stops hearing source: what source sends on its own connections to destination, and
+            # what destination answers on destination's connections to source.
+            return [
+                (self._proxy(link_name(source, destination)), True, False),
+                (self._proxy(link_name(destination, source)), False, True),
+            ]
+        return [
+            (self._proxy(link_name(source, destination)), True, True),
+            (self._proxy(link_name(destination, source)), True, True),
+        ]
+
+    def _proxy(self, name: str) -> FaultProxy:
+        return self._proxies[name]
 
     async def _post_faults(self, name: str, settings: dict[str, Any], timeout_s: float = 5.0) -> None:
         """POST /faults, retried for a bounded time: the secondary may still be starting after a restart."""

@@ -23,9 +23,10 @@ PR_SET_PDEATHSIG = 1
 
 
 class NodeProcesses:
-    def __init__(self, workdir: Path, master_config: Path, secondary_config: Path) -> None:
+    def __init__(self, workdir: Path, configs: dict[str, Path]) -> None:
+        """`configs`: the config file of each node by name ("master", "secondary-N")."""
         self.workdir = workdir
-        self._configs = {"master": master_config, "secondary": secondary_config}
+        self._configs = dict(configs)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._paused: set[str] = set()
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -37,10 +38,8 @@ class NodeProcesses:
         """Start `master` or `secondary-N`; its output is appended to logs/<name>.log. Returns the PID."""
         if self.alive(name):
             raise RuntimeError(f"{name} is already running")
-        if name == "master":
-            args, config = ["master"], self._configs["master"]
-        else:
-            args, config = ["secondary", "--id", name.rsplit("-", 1)[1]], self._configs["secondary"]
+        config = self._configs[name]
+        args = ["master"] if name == "master" else ["secondary", "--id", name.rsplit("-", 1)[1]]
         with self.log_path(name).open("ab") as log_file:
             self._processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "replog", *args, "--config", str(config)],
@@ -60,6 +59,10 @@ class NodeProcesses:
 
     def paused(self, name: str) -> bool:
         return name in self._paused and self.alive(name)
+
+    def pid(self, name: str) -> int | None:
+        process = self._processes.get(name)
+        return process.pid if process is not None and process.poll() is None else None
 
     def kill(self, name: str) -> None:
         """kill -9 and reap."""

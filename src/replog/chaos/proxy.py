@@ -4,7 +4,8 @@ The master dials the proxy's port; the proxy dials the secondary's real port. It
 
 - drop: reset every open connection, and refuse new ones (accept, then reset) for a while;
 - delay: hold every chunk for a fixed time before passing it on, both ways, keeping order;
-- blackhole: accept connections and read them, but forward nothing either way (a partition);
+- blackhole: accept connections and read them, but forward nothing either way (a partition), or
+  nothing in one direction only (`upstream`: what the dialler sends; `downstream`: what it hears back);
 - heal: back to a plain pipe.
 
 Bytes swallowed by a blackhole cannot be given back without corrupting the stream, so a connection
@@ -33,6 +34,7 @@ class _Connection:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter | None = None
     tainted: bool = False  # lost bytes to a blackhole: must be reset at heal
+    lost: set[bool] = field(default_factory=set)  # directions (upstream?) that lost bytes: stay cut until reset
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -54,7 +56,8 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
         self._refusing = False
-        self._blackhole = False
+        self._cut_up = False  # bytes from the dialler to the target are swallowed
+        self._cut_down = False  # bytes from the target back to the dialler are swallowed
         self._delay_s = 0.0
 
     @property
@@ -85,15 +88,17 @@ class FaultProxy:
         for connection in list(self._connections):
             connection.reset()
 
-    def blackhole(self) -> None:
-        self._blackhole = True
+    def blackhole(self, *, upstream: bool = True, downstream: bool = True) -> None:
+        self._cut_up = self._cut_up or upstream
+        self._cut_down = self._cut_down or downstream
 
     def set_delay(self, delay_ms: int) -> None:
         self._delay_s = delay_ms / 1000
 
     def heal(self) -> None:
         self._refusing = False
-        self._blackhole = False
+        self._cut_up = False  # bytes from the dialler to the target are swallowed
+        self._cut_down = False  # bytes from the target back to the dialler are swallowed
         self._delay_s = 0.0
         for connection in list(self._connections):
             if connection.tainted:
@@ -108,7 +113,7 @@ class FaultProxy:
             return
         self._connections.add(connection)
         try:
-            if self._blackhole:
+            if self._cut_up and self._cut_down:
                 connection.tainted = True
                 await self._swallow(reader)
                 return
@@ -120,8 +125,8 @@ class FaultProxy:
                 return
             connection.upstream = up_writer
             connection.tasks = [
-                asyncio.create_task(self._pipe(reader, up_writer, connection)),
-                asyncio.create_task(self._pipe(up_reader, writer, connection)),
+                asyncio.create_task(self._pipe(reader, up_writer, connection, upstream=True)),
+                asyncio.create_task(self._pipe(up_reader, writer, connection, upstream=False)),
             ]
             await asyncio.gather(*connection.tasks, return_exceptions=True)
         finally:
@@ -134,15 +139,21 @@ class FaultProxy:
             while await reader.read(CHUNK_BYTES):
                 pass
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, connection: _Connection) -> None:
+    def _cut(self, upstream: bool) -> bool:
+        return self._cut_up if upstream else self._cut_down
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, connection: _Connection, *, upstream: bool
+    ) -> None:
         """One direction: read, then deliver each chunk at its arrival time plus the delay, in order."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(QUEUE_CHUNKS)
-        deliver = asyncio.create_task(self._deliver(queue, writer, connection))
+        deliver = asyncio.create_task(self._deliver(queue, writer, connection, upstream))
         try:
             while data := await reader.read(CHUNK_BYTES):
-                if self._blackhole or connection.tainted:
+                if self._cut(upstream) or upstream in connection.lost:
                     connection.tainted = True
+                    connection.lost.add(upstream)
                     continue
                 await queue.put((loop.time() + self._delay_s, data))
             await queue.put(None)
@@ -154,7 +165,11 @@ class FaultProxy:
             connection.reset()
 
     async def _deliver(
-        self, queue: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter, connection: _Connection
+        self,
+        queue: asyncio.Queue[tuple[float, bytes] | None],
+        writer: asyncio.StreamWriter,
+        connection: _Connection,
+        upstream: bool,
     ) -> None:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(OSError):
@@ -162,8 +177,9 @@ class FaultProxy:
                 due, data = item
                 if (wait := due - loop.time()) > 0:
                     await asyncio.sleep(wait)  # why: the injected fault is this delay
-                if self._blackhole or connection.tainted:
+                if self._cut(upstream) or upstream in connection.lost:
                     connection.tainted = True
+                    connection.lost.add(upstream)
                     continue
                 writer.write(data)
                 await writer.drain()

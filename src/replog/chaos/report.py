@@ -7,7 +7,7 @@ from typing import Any
 
 from replog.chaos.checker import Violation
 from replog.chaos.history import History
-from replog.chaos.schedule import FaultKind
+from replog.chaos.schedule import CLASSIC_KINDS, FAILOVER_KINDS
 
 __all__ = ["format_summary", "summarize"]
 
@@ -18,7 +18,8 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
     outcomes = Counter(a.outcome for a in history.appends)
     faults = Counter(f.kind for f in history.faults if f.error is None)
     final_lengths = {f.node: len(f.log) if f.readable else "unreadable" for f in history.finals}
-    return {
+    kinds = FAILOVER_KINDS if history.failover else CLASSIC_KINDS
+    summary = {
         "seed": history.meta.get("seed"),
         "duration_s": history.meta.get("duration"),
         "clients": history.meta.get("clients"),
@@ -33,12 +34,59 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
         "reads": len(history.reads),
         "final_log_entries": final_lengths,
         "converged": all(f.converged for f in history.finals) and bool(history.finals),
-        "faults": {kind.value: faults[kind.value] for kind in FaultKind},
+        "failover": history.failover,
+        "faults": {kind.value: faults[kind.value] for kind in kinds},
         "faults_not_applied": sum(1 for f in history.faults if f.error and not f.error.startswith("heal failed")),
         "heal_error": history.meta.get("heal_error"),
         "violations": len(violations),
         "violations_by_rule": dict(Counter(v.rule for v in violations)),
         "violation_samples": _samples(violations),
+    }
+    if history.failover:
+        summary.update(failover_figures(history))
+    return summary
+
+
+def failover_figures(history: History) -> dict[str, Any]:
+    """Elections, leader changes, unavailability after each leader kill, rolled-back entries."""
+    terms = [leader.term for leader in history.leaders]
+    final_terms = [f.term for f in history.finals if f.term is not None]
+    first_term = terms[0] if terms else 0
+    last_term = max([*terms, *final_terms], default=first_term)
+    # (answered, sent) of every acknowledging try: a try sent after a leader's death cannot have been
+    # served by it (answers it sent before dying may still arrive, even through a forwarding follower).
+    acks = sorted(
+        (a.at, a.sent)
+        for append in history.appends
+        for a in append.attempts
+        if append.outcome == "ok" and a.kind == "answer" and a.status in (200, 201) and not a.probe
+    )
+    windows = []
+    for fault in sorted(history.faults, key=lambda f: f.start):
+        if fault.kind == "kill_leader" and fault.error is None:
+            after = next((at for at, sent in acks if sent is not None and sent > fault.start), None)
+            windows.append(round(after - fault.start, 2) if after is not None else None)
+    measured = [w for w in windows if w is not None]
+    sent = {a.msg: a for a in history.appends}
+    rolled_acks = {
+        r.msg for r in history.rollbacks if r.msg in sent and sent[r.msg].outcome == "ok" and sent[r.msg].w == 1
+    }
+    finals = [f for f in history.finals if f.readable]
+    final = set(finals[0].log) if finals else set()
+    return {
+        "elections": last_term - first_term,  # terms gained during the run (pre-votes that fail gain none)
+        "first_term": first_term,
+        "last_term": last_term,
+        "leader_changes": max(0, len(history.leaders) - 1),
+        "leaders": dict(Counter(str(leader.node) for leader in history.leaders)),
+        "unavailability_s": windows,  # leader kill -> next acknowledged try sent after it, per kill_leader
+        "unavailability_max_s": max(measured, default=None),
+        "unavailability_mean_s": round(sum(measured) / len(measured), 2) if measured else None,
+        "rolled_back_entries": sum(1 for r in history.rollbacks if r.msg in sent),
+        "rolled_back_w1_acks_lost": len(rolled_acks - final),
+        "final_leader": finals[0].leader if finals else None,
+        "committed_reads": sum(1 for r in history.reads if r.committed),
+        "converged_after_s": history.meta.get("converged_after_s"),
     }
 
 
@@ -65,6 +113,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({'converged' if summary['converged'] else 'NOT converged'})",
         f"faults: {faults} (total {sum(summary['faults'].values())}, not applied {summary['faults_not_applied']})",
     ]
+    if summary.get("failover"):
+        lines.append(
+            f"failover: elections {summary['elections']} (term {summary['first_term']} -> {summary['last_term']}), "
+            f"leader changes {summary['leader_changes']} {summary['leaders']}, final leader {summary['final_leader']}"
+        )
+        lines.append(
+            f"unavailability after leader kills (s): {summary['unavailability_s']} "
+            f"(max {summary['unavailability_max_s']}, mean {summary['unavailability_mean_s']}); "
+            f"rolled-back entries {summary['rolled_back_entries']} "
+            f"(acknowledged w=1 only in rollback files: {summary['rolled_back_w1_acks_lost']}); "
+            f"committed reads {summary['committed_reads']}"
+        )
     if summary.get("heal_error"):
         lines.append(f"heal error: {summary['heal_error']}")
     lines.append(

@@ -3,6 +3,12 @@
 The order at the end matters: stop the clients from starting new appends, heal every fault, let the
 appends still in flight finish, wait (bounded) until every node shows the same log, and only then
 take the final logs. Whatever happens, every process we started is stopped by its PID.
+
+Failover mode (`failover=True`): every node runs with `failover: true` and reaches every other node
+through a proxy of its own (one per directed link, so a cut can be one-way); each node reads a config
+file whose entries for its peers are those proxies, in node-id order, and whose own entry is its real
+address. Clients know every node's real address. Convergence then also needs one leader that every node
+follows, and the end of the run also collects every node's rollback files.
 """
 
 from __future__ import annotations
@@ -24,15 +30,16 @@ import aiohttp
 import yaml
 
 from replog.chaos.checker import Violation, check
-from replog.chaos.clients import Client, Reader, read_log
+from replog.chaos.clients import Client, ClientSettings, Reader, read_log
+from replog.chaos.convergence import LeaderWatcher, read_final, read_rollbacks, wait_converged, wait_one_leader
 from replog.chaos.history import FinalRecord, HistoryWriter, load_history
 from replog.chaos.injector import FaultInjector
 from replog.chaos.processes import NodeProcesses
 from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import summarize
-from replog.chaos.schedule import make_schedule
+from replog.chaos.schedule import link_name, make_failover_schedule, make_schedule
 
-__all__ = ["FAST_SETTINGS", "ChaosOptions", "ChaosResult", "run_chaos"]
+__all__ = ["FAILOVER_SETTINGS", "FAST_SETTINGS", "ChaosOptions", "ChaosResult", "run_chaos"]
 
 HOST = "127.0.0.1"
 SECONDARIES = 2
@@ -47,6 +54,9 @@ FAST_SETTINGS: dict[str, Any] = {
     "log_level": "INFO",
     "failover": False,  # The fixed master's chaos run: a master behind proxies to its secondaries.
 }
+# With failover on: election_timeout_seconds 0.5 for speed (the e2e failover tests use the same).
+FAILOVER_SETTINGS: dict[str, Any] = {"failover": True, "election_timeout_seconds": 0.5}
+NAMES = ("master", *(f"secondary-{i}" for i in range(SECONDARIES)))
 START_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 30.0
 CONVERGE_TIMEOUT_S = 30.0
@@ -58,6 +68,7 @@ class ChaosOptions:
     seed: int = 1
     clients: int = 4
     data_dir: Path | None = None  # a fresh temporary directory when None
+    failover: bool = False  # every node runs failover: true; faults also aim at the leader
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +84,15 @@ class _Layout:
     """Where everything of one run lives: ports, config files, directories."""
 
     workdir: Path
-    master_port: int
-    secondary_ports: tuple[int, ...]
-    proxy_ports: tuple[int, ...]
-    master_config: Path
-    secondary_config: Path
+    ports: dict[str, int]  # every node's real port, by name
+    proxies: dict[str, tuple[int, int]]  # proxy name -> (listen port, target port)
+    configs: dict[str, Path]  # every node's config file, by name
+    failover: bool
 
     @property
     def urls(self) -> dict[str, str]:
         """Every node's own port: reads and /faults never go through a proxy."""
-        urls = {"master": f"http://{HOST}:{self.master_port}"}
-        urls.update({f"secondary-{i}": f"http://{HOST}:{port}" for i, port in enumerate(self.secondary_ports)})
-        return urls
+        return {name: f"http://{HOST}:{port}" for name, port in self.ports.items()}
 
 
 def run_chaos(options: ChaosOptions) -> ChaosResult:
@@ -94,7 +102,7 @@ def run_chaos(options: ChaosOptions) -> ChaosResult:
     process it started is still stopped.
     """
     layout = _prepare(options)
-    processes = NodeProcesses(layout.workdir, layout.master_config, layout.secondary_config)
+    processes = NodeProcesses(layout.workdir, layout.configs)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_run(options, layout, processes))
@@ -110,6 +118,8 @@ def _prepare(options: ChaosOptions) -> _Layout:
         workdir.mkdir(parents=True, exist_ok=True)
         if (workdir / "data").exists() and any((workdir / "data").iterdir()):
             raise RuntimeError(f"{workdir / 'data'} already holds node data: give an empty --data-dir")
+    if options.failover:
+        return _prepare_failover(workdir)
     master_port, *ports = _free_ports(1 + 2 * SECONDARIES)
     secondary_ports, proxy_ports = tuple(ports[:SECONDARIES]), tuple(ports[SECONDARIES:])
     common = {**FAST_SETTINGS, "master": f"{HOST}:{master_port}", "data_dir": str(workdir / "data")}
@@ -118,14 +128,43 @@ def _prepare(options: ChaosOptions) -> _Layout:
     # The master dials the proxies; each secondary listens on its real port (its own entry).
     master_config.write_text(yaml.safe_dump({**common, "secondaries": [f"{HOST}:{p}" for p in proxy_ports]}))
     secondary_config.write_text(yaml.safe_dump({**common, "secondaries": [f"{HOST}:{p}" for p in secondary_ports]}))
-    return _Layout(workdir, master_port, secondary_ports, proxy_ports, master_config, secondary_config)
+    return _Layout(
+        workdir,
+        ports={"master": master_port, **{f"secondary-{i}": p for i, p in enumerate(secondary_ports)}},
+        proxies={f"proxy-{i}": (p, t) for i, (p, t) in enumerate(zip(proxy_ports, secondary_ports, strict=True))},
+        configs={"master": master_config, **{f"secondary-{i}": secondary_config for i in range(SECONDARIES)}},
+        failover=False,
+    )
+
+
+def _prepare_failover(workdir: Path) -> _Layout:
+    """One proxy per directed link; each node's config names its peers by the proxies it dials them on."""
+    links = [(a, b) for a in NAMES for b in NAMES if a != b]
+    free = _free_ports(len(NAMES) + len(links))
+    ports = dict(zip(NAMES, free, strict=False))
+    proxies = {link_name(a, b): (port, ports[b]) for (a, b), port in zip(links, free[len(NAMES) :], strict=True)}
+    configs = {}
+    for name in NAMES:
+        # Own entry: the real address it listens on; a peer's entry: the proxy on the link to that peer.
+        address = {
+            peer: f"{HOST}:{ports[peer] if peer == name else proxies[link_name(name, peer)][0]}" for peer in NAMES
+        }
+        config = {
+            **FAST_SETTINGS,
+            **FAILOVER_SETTINGS,
+            "master": address[NAMES[0]],
+            "secondaries": [address[peer] for peer in NAMES[1:]],
+            "data_dir": str(workdir / "data"),
+        }
+        configs[name] = workdir / f"{name}.yaml"
+        configs[name].write_text(yaml.safe_dump(config))
+    return _Layout(workdir, ports, proxies, configs, failover=True)
 
 
 async def _run(options: ChaosOptions, layout: _Layout, processes: NodeProcesses) -> ChaosResult:
-    proxies = [
-        FaultProxy(f"proxy-{i}", target, host=HOST, listen_port=port)
-        for i, (target, port) in enumerate(zip(layout.secondary_ports, layout.proxy_ports, strict=True))
-    ]
+    proxies = {
+        name: FaultProxy(name, target, host=HOST, listen_port=port) for name, (port, target) in layout.proxies.items()
+    }
     history_path = layout.workdir / "history.jsonl"
     writer = HistoryWriter(history_path)
     loop = asyncio.get_running_loop()
@@ -133,11 +172,15 @@ async def _run(options: ChaosOptions, layout: _Layout, processes: NodeProcesses)
     with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):  # not the main thread: no handler
         loop.add_signal_handler(signal.SIGTERM, main.cancel if main else lambda: None)
     try:
-        for proxy in proxies:
+        for proxy in proxies.values():
             await proxy.start()
         for name in layout.urls:
             processes.start(name)
-        await _wait_healthy(layout.urls["master"], START_TIMEOUT_S)
+        if layout.failover:
+            if await wait_one_leader(layout.urls, START_TIMEOUT_S, healthy_peers=True) is None:
+                raise RuntimeError(f"the cluster did not elect a leader with every peer Healthy in {START_TIMEOUT_S}s")
+        else:
+            await _wait_healthy(layout.urls["master"], START_TIMEOUT_S)
         started = time.monotonic()
         await _workload(options, layout, processes, proxies, writer, lambda: time.monotonic() - started)
         elapsed = time.monotonic() - started
@@ -145,7 +188,7 @@ async def _run(options: ChaosOptions, layout: _Layout, processes: NodeProcesses)
         with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
         writer.close()
-        for proxy in proxies:
+        for proxy in proxies.values():
             await proxy.close()
     history = load_history(history_path)
     violations = check(history)
@@ -158,32 +201,43 @@ async def _workload(
     options: ChaosOptions,
     layout: _Layout,
     processes: NodeProcesses,
-    proxies: list[FaultProxy],
+    proxies: dict[str, FaultProxy],
     writer: HistoryWriter,
     clock: Callable[[], float],
 ) -> None:
     urls = layout.urls
-    schedule = make_schedule(options.seed, options.duration, SECONDARIES)
+    failover = layout.failover
+    if failover:
+        schedule = make_failover_schedule(options.seed, options.duration, NAMES)
+    else:
+        schedule = make_schedule(options.seed, options.duration, SECONDARIES)
     writer.write_meta(
         seed=options.seed,
         duration=options.duration,
         clients=options.clients,
+        failover=failover,
         started=datetime.now(UTC).isoformat(),
         urls=urls,
-        proxies={p.name: p.port for p in proxies},
+        proxies={p.name: p.port for p in proxies.values()},
         schedule=[{"kind": e.kind, "target": e.target, "start": e.start, "end": e.end} for e in schedule],
     )
     rng = random.Random(options.seed)
     stop = asyncio.Event()
+    client_urls = urls if failover else {"master": urls["master"]}
+    settings = ClientSettings(failover=failover)
     clients = [
-        Client(i, urls["master"], random.Random(rng.random()), clock, writer.write) for i in range(options.clients)
+        Client(i, client_urls, random.Random(rng.random()), clock, writer.write, settings)
+        for i in range(options.clients)
     ]
-    reader = Reader(urls, random.Random(rng.random()), clock, writer.write)
+    reader = Reader(urls, random.Random(rng.random()), clock, writer.write, committed_ratio=0.5 if failover else 0.0)
     injector = FaultInjector(processes, proxies, urls, clock, writer.write)
     client_tasks = [asyncio.create_task(c.run(stop), name=f"client-{c.number}") for c in clients]
     reader_task = asyncio.create_task(reader.run(stop), name="reader")
     injector_task = asyncio.create_task(injector.run(schedule), name="injector")
     workload = [*client_tasks, reader_task]
+    if failover:
+        watcher = LeaderWatcher(urls, clock, writer.write)
+        workload.append(asyncio.create_task(watcher.run(stop), name="leader-watcher"))
     try:
         done, _ = await asyncio.wait(workload, timeout=options.duration, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -205,6 +259,14 @@ async def _workload(
     for task in pending:
         task.cancel()
     await asyncio.gather(*workload, return_exceptions=True)
+    if failover:
+        converged = await wait_converged(urls, CONVERGE_TIMEOUT_S)
+        writer.write_meta(converged_after_s=round(clock() - options.duration, 1))
+        for final in await read_final(urls, converged):
+            writer.write(final)
+        for record in read_rollbacks(layout.workdir / "data", list(urls)):
+            writer.write(record)
+        return
     converged = await _wait_converged(urls, CONVERGE_TIMEOUT_S)
     async with aiohttp.ClientSession() as session:
         for name, url in urls.items():

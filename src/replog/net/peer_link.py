@@ -74,6 +74,7 @@ class PeerLink:
         self._wake = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # see stop()
         self.reconnects = 0  # connections made, for /metrics and /health
         self.retries = 0  # backoff waits begun
         self.last_error = ""
@@ -86,6 +87,10 @@ class PeerLink:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.peer}")
 
     async def stop(self) -> None:
+        # Not the cancel alone: Python 3.11's wait_for swallows a cancel that lands as its inner future
+        # completes (a probe or dial to a local port completes at once), and the loop would then dial
+        # forever while stop() waited for it. The loop checks this flag after every wait_for.
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -106,7 +111,7 @@ class PeerLink:
 
     async def _run(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             self._wake.clear()
             healthy_session = await self._connect_and_serve()
             attempt = 0 if healthy_session else attempt + 1
@@ -129,6 +134,9 @@ class PeerLink:
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self._note_failure(f"dial failed: {_describe(exc)}")
+            return False
+        if self._stopping:  # stopped while dialling (see stop())
+            await ws.close()
             return False
         self._ws = ws
         self.reconnects += 1
@@ -175,7 +183,7 @@ class PeerLink:
     async def _wait_before_retry(self, delay_s: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay_s
-        while (remaining := deadline - loop.time()) > 0:
+        while (remaining := deadline - loop.time()) > 0 and not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), min(remaining, self._probe_interval_s))
                 log.info("link %d: secondary announced itself, dialling now", self.peer)

@@ -113,6 +113,7 @@ class ReplicaNode:
         self.fatal: asyncio.Future[str] | None = None  # set at start; resolved with why the node must stop
         self._master_level_since_ms: int | None = None
         self._hand_back: asyncio.Task[None] | None = None
+        self._commit_high = 0  # see commit_index
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -190,8 +191,17 @@ class ReplicaNode:
 
     @property
     def commit_index(self) -> int:
+        """The highest index known committed, never lower than this process showed before.
+
+        The role's own figure goes back on a role change: a new Leader knows nothing committed until an
+        entry of its term is (its core starts at 0), and a deposed one falls back to what it last heard
+        as a follower. What was committed stays committed and in this log (leader completeness; a
+        follower truncates only after the match), so the high-water mark is still true.
+        """
         leading = self.ready_leader
-        return leading.core.commit_index if leading else self.following.commit_index
+        current = leading.core.commit_index if leading else self.following.commit_index
+        self._commit_high = max(self._commit_high, current)
+        return min(self._commit_high, self.store.synced_index)
 
     def alive(self) -> int:
         """This node plus the peers heard from (votes, a leader's stream, a follower's frames) within 2T."""
