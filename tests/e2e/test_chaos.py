@@ -86,9 +86,9 @@ def test_the_chaos_flags_and_their_defaults() -> None:
     add_arguments(parser)
     args = parser.parse_args([])
     assert (args.duration, args.seed, args.clients, args.json, args.data_dir) == (60.0, 1, 4, False, None)
-    assert args.failover is False  # failover is a preview: the classic run stays the default
-    args = parser.parse_args(["--duration", "5", "--seed", "9", "--clients", "2", "--json", "--failover"])
-    assert (args.duration, args.seed, args.clients, args.json, args.failover) == (5.0, 9, 2, True, True)
+    assert args.failover is True  # failover is the product's default, and the chaos run's
+    args = parser.parse_args(["--duration", "5", "--seed", "9", "--clients", "2", "--json", "--no-failover"])
+    assert (args.duration, args.seed, args.clients, args.json, args.failover) == (5.0, 9, 2, True, False)
     with pytest.raises(SystemExit):
         parser.parse_args(["--clients", "0"])
 

@@ -20,10 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=_client_count, default=4, help="concurrent appending clients (1..64)")
     parser.add_argument("--data-dir", type=Path, default=None, help="work directory (default: a new temp dir)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    # Failover is the product's default, so it is the chaos run's too; the fixed master stays one flag away.
     parser.add_argument(
         "--failover",
-        action="store_true",
-        help="every node runs failover: true behind a proxy per directed link; faults also hit the leader",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="every node runs failover: true behind a proxy per directed link and faults also hit the leader "
+        "(default); --no-failover runs the fixed master behind proxies to its secondaries",
     )
 
 

@@ -100,7 +100,7 @@ class Following:
             await ws.prepare(request)
         except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
             log.warning("replication handshake from node %d failed: %s", leader, exc)
-            return ws
+            return web.Response(status=400, text=f"handshake failed: {exc}")  # An unprepared ws cannot answer.
         if not self._leader_contact(term, leader):
             await self._refuse_stale(ws, term)
             return ws

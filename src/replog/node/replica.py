@@ -225,6 +225,8 @@ class ReplicaNode:
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
         except TimeoutError:
+            # Nobody awaits it any more: a later failure (a lost leadership) must not be reported as unhandled.
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
             raise WriteConcernTimeout(result, timeout_ms) from None
         return result
 
