@@ -156,8 +156,12 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
             if "Retry-After" in answer.headers:
                 passed["Retry-After"] = answer.headers["Retry-After"]
             return web.Response(status=answer.status, body=payload, headers=passed)
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise NoLeader(node.election.term) from exc
+    except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+        raise NoLeader(node.election.term, f"leader at {address} unreachable") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        # The request may have reached the leader: say so, since "no leader" alone reads as "not stored".
+        why = f"lost the leader at {address} while forwarding; the append may or may not be stored: retry it with a request_id"
+        raise NoLeader(node.election.term, why) from exc
 
 
 def _health(node: ReplicaNode) -> dict[str, object]:
