@@ -160,7 +160,10 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
         raise NoLeader(node.election.term, f"leader at {address} unreachable") from exc
     except (aiohttp.ClientError, OSError) as exc:
         # The request may have reached the leader: say so, since "no leader" alone reads as "not stored".
-        why = f"lost the leader at {address} while forwarding; the append may or may not be stored: retry it with a request_id"
+        why = (
+            f"lost the leader at {address} while forwarding; the append may or may not be stored: "
+            "retry it with a request_id"
+        )
         raise NoLeader(node.election.term, why) from exc
 
 
