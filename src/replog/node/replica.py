@@ -269,7 +269,11 @@ class ReplicaNode:
             self._master_level_since_ms = None
             return
         master = next(s for s in leading.core.peer_status() if s.peer == 0)
-        level = master.health is HealthState.HEALTHY and master.acked_index >= leading.core.synced_index
+        # Under steady load a follower is always a frame or so behind the leader's synced index, so demanding
+        # exact equality never holds while clients write. The transfer itself pauses appends and waits for the
+        # master to be fully level, so "within one frame" is level enough to start it.
+        behind = leading.core.synced_index - master.acked_index
+        level = master.health is HealthState.HEALTHY and behind <= self.config.batch_entries_max
         if not level:
             self._master_level_since_ms = None
         elif self._master_level_since_ms is None:
