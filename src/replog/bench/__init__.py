@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         help="comma-separated row keys (bare,http,http-interval,http-never,http-memory,"
-        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis)",
+        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis,"
+        "http-failover,http-forwarded,seq-failover)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(

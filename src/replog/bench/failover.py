@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,12 +65,14 @@ class FailoverReport:
     rounds: list[Round] = field(default_factory=list)
     acknowledged: int = 0
     failed: int = 0  # the client gave up: outcome unknown (may or may not be in the log)
-    elections: int = 0  # terms gained after the first leader
+    terms_gained: int = 0  # after the first leader: by elections and by hand-backs
     rolled_back: int = 0
     lost: int = 0
     duplicated: int = 0
     moved: int = 0
     log_entries: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # why the client gave up, by the error's first words
+    hand_backs: int = 0  # clean transfers back to the master (each takes a term, as an election does)
     hand_backs_missed: int = 0  # rounds after which the master did not take leadership back in time
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -76,6 +80,10 @@ class FailoverReport:
     def _figures(self, pick: Callable[[Round], float], rounds: list[Round] | None = None) -> dict[str, float]:
         values = [pick(r) for r in (self.rounds if rounds is None else rounds)]
         return {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "max": max(values, default=math.nan)}
+
+    @property
+    def elections(self) -> int:
+        return self.terms_gained - self.hand_backs
 
     @property
     def window(self) -> dict[str, float]:
@@ -118,11 +126,13 @@ class FailoverReport:
         out += [
             f"appends acknowledged (w=2): {self.acknowledged:,}; failed/unknown: {self.failed:,}; "
             f"in {self.seconds:.0f} s",
-            f"elections (terms gained): {self.elections}; rolled-back entries: {self.rolled_back}; "
-            f"rounds the master did not take leadership back: {self.hand_backs_missed}",
+            f"terms gained: {self.terms_gained} ({self.elections} elections, "
+            f"{self.hand_backs} hand-backs to the master; {self.hand_backs_missed} rounds without one); "
+            f"rolled-back entries: {self.rolled_back}",
             f"lost acknowledged appends: {self.lost}; duplicated: {self.duplicated}; moved: {self.moved} "
             f"(checked on all 3 logs of {self.log_entries:,} entries)",
         ]
+        out += [f"  failed x{count}: {reason}" for reason, count in self.failures.items()]
         out += [f"error: {error}" for error in self.errors]
         return out
 
@@ -141,12 +151,15 @@ class FailoverReport:
             "acknowledged": self.acknowledged,
             "failed": self.failed,
             "elections": self.elections,
+            "terms_gained": self.terms_gained,
             "rolled_back": self.rolled_back,
             "lost": self.lost,
             "duplicated": self.duplicated,
             "moved": self.moved,
             "log_entries": self.log_entries,
             "hand_backs_missed": self.hand_backs_missed,
+            "hand_backs": self.hand_backs,
+            "failures": self.failures,
             "seconds": round(self.seconds, 1),
             "rounds": [
                 {
@@ -194,8 +207,9 @@ async def _run(cluster: FailoverCluster, report: FailoverReport) -> None:
         await writers.stop()
         sys.stderr.write("\n")
     last = await _stable(cluster, STABLE_TIMEOUT_S)
-    report.elections = int((await cluster.health(last) or {})["term"]) - first_term
+    report.terms_gained = int((await cluster.health(last) or {})["term"]) - first_term
     report.acknowledged, report.failed = len(writers.acks), len(writers.failed)
+    report.failures = dict(Counter(_reason(error) for error in writers.failed.values()).most_common())
     report.rolled_back = cluster.rolled_back_on_disk()
     await _check_logs(cluster, writers.acked, report)
 
@@ -254,6 +268,7 @@ async def _round(cluster: FailoverCluster, writers: Writers, report: FailoverRep
     _, master_leads = await _settle(cluster, report)
     stable_at = time.monotonic()
     handed_back = master_leads and new_leader != "master"
+    report.hand_backs += handed_back
     report.hand_backs_missed += not master_leads
     pause = writers.largest_gap(restarted_at, stable_at) if handed_back else 0.0
     return Round(leader, term, first.at - killed_at, elected_s, new_leader, stable_at - restarted_at, pause)
@@ -298,6 +313,11 @@ def _progress(number: int, report: FailoverReport) -> None:
         f"(election {last.elected_s:6.3f} s) -> {last.new_leader:<11}; back in {last.recovered_s:5.1f} s"
     )
     sys.stderr.flush()
+
+
+def _reason(error: str) -> str:
+    """An error's kind without the details that vary (indexes, ports, terms): its words up to a digit."""
+    return re.split(r"[0-9]", error, maxsplit=1)[0].strip()[:80]
 
 
 async def _true(value: bool) -> bool:
