@@ -86,7 +86,8 @@ def _run_failover(args: argparse.Namespace) -> int:
         started = time.monotonic()
 
         def progress(done: int) -> None:
-            sys.stderr.write(f"\r--steady: {time.monotonic() - started:6.0f} s, {done:>10,} appends")
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"\r--steady: {done:>10,} appends, {elapsed:6.0f} s since the cluster started")
             sys.stderr.flush()
 
         reports["steady"] = asyncio.run(run_steady(args.steady, progress, **settings))
