@@ -88,14 +88,18 @@ def test_failover_timeout_rejects(bad: float) -> None:
         (2, 3, 3, 0.03, 5.0, 1.0, TryAgain(0, 0.1)),  # round 1 done: wait, then back to the first node
         (0, 4, 3, 0.2, 5.0, 1.0, TryAgain(1, 0.0)),
         (2, 6, 3, 0.4, 5.0, 1.0, TryAgain(0, 0.2)),
-        (2, 30, 3, 4.0, 5.0, 1.0, None),  # round 10 would wait 1.0 s, ending past the deadline
-        (2, 30, 3, 3.9, 5.0, 0.0, TryAgain(0, 0.5)),  # same round, a shorter jitter fits
+        # Later rounds wait at most failover_max_delay (0.25 s), not the policy's 1.0 s cap.
+        (2, 9, 3, 0.7, 5.0, 1.0, TryAgain(0, 0.25)),
+        (2, 30, 3, 4.0, 5.0, 1.0, TryAgain(0, 0.25)),
+        (2, 30, 3, 4.8, 5.0, 1.0, None),  # round 10 would wait 0.25 s, ending past the deadline
+        (2, 30, 3, 4.8, 5.0, 0.0, TryAgain(0, 0.125)),  # same round, a shorter jitter fits
         # Attempts do not end a failover: only the deadline does.
-        (1, 50, 2, 1.0, 5.0, 1.0, TryAgain(0, 1.0)),
+        (1, 50, 2, 1.0, 5.0, 1.0, TryAgain(0, 0.25)),
         (1, 1, 2, 5.0, 5.0, 1.0, None),  # no wait, but the deadline has come: give up
         # Failover with one URL (a load balancer, say): backoff every time, until the deadline.
         (0, 1, 1, 0.0, 2.0, 1.0, TryAgain(0, 0.1)),
-        (0, 9, 1, 1.5, 2.0, 1.0, None),
+        (0, 9, 1, 1.5, 2.0, 1.0, TryAgain(0, 0.25)),
+        (0, 9, 1, 1.8, 2.0, 1.0, None),
     ],
 )
 def test_next_try(
@@ -117,6 +121,16 @@ def test_next_try(
         jitter=jitter,
     )
     assert step == (expected if expected is None else TryAgain(expected.node, pytest.approx(expected.delay)))
+
+
+def test_failover_rounds_wait_the_backoff_capped_at_failover_max_delay() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=2.0, failover_max_delay=0.3)
+    assert [policy.failover_delay(k, 1.0) for k in range(4)] == pytest.approx([0.1, 0.2, 0.3, 0.3])
+    assert policy.failover_delay(10_000, 0.0) == pytest.approx(0.15)  # equal jitter: at least half the cap
+    assert RetryPolicy(max_delay=0.2, failover_max_delay=1.0).failover_delay(5, 1.0) == 0.2  # max_delay still caps
+    assert policy.delay(4, 1.0) == pytest.approx(1.6)  # the one-node backoff is unchanged
+    with pytest.raises(ValueError, match="failover_max_delay"):
+        RetryPolicy(failover_max_delay=-1)
 
 
 def test_retry_policy_delay_is_the_delays_sequence() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 import time
+from typing import Any
 
 from replog.bench.report import as_json, table
 from replog.bench.scenarios import Budget, Plan, Row, plans
@@ -26,15 +27,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         help="comma-separated row keys (bare,http,http-interval,http-never,http-memory,"
-        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis)",
+        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis,"
+        "http-failover,http-forwarded,seq-failover)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
         "--scale", type=int, metavar="N", help="instead of the table: recovery, memory and catch-up with N messages"
     )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="instead of the table: kill -9 the leader of a failover cluster --kills times under w=2 load",
+    )
+    parser.add_argument("--kills", type=int, default=20, help="leader kills of --failover (default 20)")
+    parser.add_argument("--clients", type=int, default=4, help="w=2 writers of --failover (default 4)")
+    parser.add_argument(
+        "--steady",
+        type=float,
+        metavar="SECONDS",
+        help="instead of the table: a failover cluster under w=3 load, no faults, counting elections",
+    )
+    parser.add_argument(
+        "--election-timeout",
+        type=float,
+        metavar="T",
+        help="election_timeout_seconds of --failover/--steady (default: the node's default, 1.0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.failover or args.steady:
+        return _run_failover(args)
     if args.scale:
         from replog.bench.scale import run_scale
 
@@ -48,6 +71,34 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write("\n")
     print(json.dumps(as_json(rows), indent=2) if args.json else table(rows))
     return 0
+
+
+def _run_failover(args: argparse.Namespace) -> int:
+    """--failover and/or --steady: reports of their own, not rows of the table. Exit 1 if a write was lost."""
+    from replog.bench.failover import run_failover
+    from replog.bench.steady import run_steady
+
+    settings = {} if args.election_timeout is None else {"election_timeout_seconds": args.election_timeout}
+    reports: dict[str, Any] = {}
+    if args.failover:
+        reports["failover"] = asyncio.run(run_failover(args.kills, args.clients, **settings))
+    if args.steady:
+        started = time.monotonic()
+
+        def progress(done: int) -> None:
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"\r--steady: {done:>10,} appends, {elapsed:6.0f} s since the cluster started")
+            sys.stderr.flush()
+
+        reports["steady"] = asyncio.run(run_steady(args.steady, progress, **settings))
+        sys.stderr.write("\n")
+    if args.json:
+        print(json.dumps({key: report.as_json() for key, report in reports.items()}, indent=2))
+    else:
+        print("\n\n".join("\n".join(report.lines()) for report in reports.values()))
+    failover = reports.get("failover")
+    bad = failover is not None and (failover.lost or failover.duplicated or failover.moved or failover.errors)
+    return 1 if bad else 0
 
 
 def _run_one(plan: Plan, budget: Budget, position: int, total: int) -> Row:

@@ -57,11 +57,18 @@ def _appends(w: int) -> Callable[[int], bytes]:
 
 
 def replog_http(
-    key: str, *, w: int, concurrency: int, reference: str | None, compare: str = "rate", **settings: object
+    key: str,
+    *,
+    w: int,
+    concurrency: int,
+    reference: str | None,
+    compare: str = "rate",
+    via: int = 0,
+    **settings: object,
 ):
     async def scenario(budget: Budget, progress: Progress) -> Row:
         async def run(children: Children, directory: Path) -> Row:
-            port = await replog_cluster(children, directory, **settings)
+            port = await replog_cluster(children, directory, via=via, **settings)
             result = await run_http(
                 port,
                 _appends(w),
@@ -71,6 +78,7 @@ def replog_http(
                 progress=progress,
             )
             mode = "HTTP POST, " + ", ".join(f"{k}={v}" for k, v in settings.items())
+            mode += ", via a follower" if via else ""
             return Row(key, "replog", mode, str(w), concurrency, result, reference, compare)
 
         return await _with_children(run)
@@ -241,4 +249,23 @@ def plans() -> list[Plan]:
             replog_pipelined("pipelined-1k", w=3, inflight=1024, reference="nats-async", **always),
         ),
         Plan("redis", True, redis("redis", concurrency=64)),
+        # Failover on (preview): the leader does the same work plus terms; a follower forwards with one more hop.
+        # Run with --compare (or --only), beside the rows above they are measured against.
+        Plan(
+            "http-failover",
+            True,
+            replog_http("http-failover", w=3, concurrency=64, reference="http", failover=True, **always),
+        ),
+        Plan(
+            "http-forwarded",
+            True,
+            replog_http(
+                "http-forwarded", w=3, concurrency=64, reference="http-failover", via=1, failover=True, **always
+            ),
+        ),
+        Plan(
+            "seq-failover",
+            True,
+            replog_http("seq-failover", w=3, concurrency=1, reference="seq", compare="p50", failover=True, **always),
+        ),
     ]

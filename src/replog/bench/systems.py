@@ -97,12 +97,14 @@ async def wait_http(url: str, ready: str, timeout_s: float = 20) -> None:
             await asyncio.sleep(0.05)  # why: poll with a deadline while a child process starts
 
 
-async def replog_cluster(children: Children, directory: Path, **settings: object) -> int:
-    """Start master + 2 secondaries; return the master's port once both secondaries stream."""
+async def replog_cluster(children: Children, directory: Path, *, via: int = 0, **settings: object) -> int:
+    """Start master + 2 secondaries; once both secondaries stream, return the port of node `via`
+    (0: the master; N + 1: secondary N, which forwards appends to the leader when failover is on)."""
     master_port = free_port()
+    secondary_ports = [free_port(), free_port()]
     config = {
         "master": f"127.0.0.1:{master_port}",
-        "secondaries": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"],
+        "secondaries": [f"127.0.0.1:{port}" for port in secondary_ports],
         "data_dir": str(directory / "data"),
         "log_level": "WARNING",
         "failover": False,  # The rows compare the fixed master's paths; `bench --failover` runs its own.
@@ -115,8 +117,11 @@ async def replog_cluster(children: Children, directory: Path, **settings: object
     for i in range(2):
         children.start(f"secondary-{i}", [*python, "secondary", "--id", str(i), "--config", str(config_file)])
     await wait_tcp(master_port)
+    if settings.get("failover"):
+        # The master campaigns first; the load starts once it leads (its /health then lists its peers).
+        await wait_http(f"http://127.0.0.1:{master_port}/health", '"role": "leader"')
     await wait_http(f"http://127.0.0.1:{master_port}/health", '"alive": 3')
-    return master_port
+    return [master_port, *secondary_ports][via]
 
 
 BARE_SERVER = """

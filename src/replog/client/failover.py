@@ -9,8 +9,10 @@ Two modes, chosen once per client:
   error starts with "no leader" (an election is in progress), moves on to the next node. The first pass
   over the nodes does not wait, because the node after a dead one may well be the leader; every later
   round waits `RetryPolicy`'s backoff first, since by then the cluster is electing and asking again at
-  once would only add load. The deadline, not `attempts`, ends the retries: no try starts after it and no
-  connect outlasts it. Once a node holds the request, the client's `timeout` bounds the wait for its answer.
+  once would only add load, but no more than `RetryPolicy.failover_max_delay` (0.25 s): the new leader
+  should be found soon after it is ready, not up to a doubled backoff later. The deadline, not
+  `attempts`, ends the retries: no try starts after it and no connect outlasts it. Once a node holds the
+  request, the client's `timeout` bounds the wait for its answer.
 
 Every try of one call resends the same request body, so an append keeps its request_id and a node that
 already stored it answers `duplicate=True` instead of appending it twice. Other 503s stay final: read-only
@@ -77,7 +79,7 @@ def next_try(
         if tries >= policy.attempts:
             return None
         return TryAgain(failed_node, policy.delay(tries - 1, jitter))
-    delay = 0.0 if tries % nodes else policy.delay(tries // nodes - 1, jitter)
+    delay = 0.0 if tries % nodes else policy.failover_delay(tries // nodes - 1, jitter)
     if elapsed + delay >= deadline:
         return None
     return TryAgain((failed_node + 1) % nodes, delay)

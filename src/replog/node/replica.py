@@ -114,6 +114,7 @@ class ReplicaNode:
         self._master_level_since_ms: int | None = None
         self._hand_back: asyncio.Task[None] | None = None
         self._commit_high = 0  # see commit_index
+        self._leading_since_ms = 0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -241,6 +242,12 @@ class ReplicaNode:
             # New appends wait out a handover (well under a second): the target must catch up first.
             target = node_name(self.election.transfer_target)
             raise NoLeader(self.election.term, f"leadership transfer to {target} in progress")
+        new_term = self.now_ms() - self._leading_since_ms < self.config.election_timeout_seconds * 1000
+        if leading.core.read_only and new_term:
+            # A new leader's links to its followers are still dialling, so its core counts them down; but a
+            # majority has just voted for it: this is no lost quorum. "no leader" makes a client retry shortly
+            # (ReadOnly is final for it), by when the links are up.
+            raise NoLeader(self.election.term, f"{self.name} took over and is connecting to its followers")
         first, last, duplicate, future = leading.submit(payloads, w, request_id)
         return AppendResult(first, last, w, duplicate), future
 
@@ -438,6 +445,7 @@ class ReplicaNode:
                 on_follower_contact=self._on_follower_contact,
             )
             self.leading.start()
+            self._leading_since_ms = self.now_ms()
             self.leader_changes += 1
             log.warning("leading term %d from index %d", wanted_term, self.store.last_index)
 
