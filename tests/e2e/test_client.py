@@ -478,10 +478,32 @@ async def test_failover_gives_up_at_its_deadline_naming_the_nodes_and_the_last_e
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_node_cut_off_from_the_majority_is_passed_by(
+    kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    """Read-only means that node has no quorum; with several nodes, the majority's leader may be elsewhere."""
+    cut_off = FakeNode((503, {"error": READ_ONLY}))
+    leader = FakeNode(ACCEPTED)
+    urls = [await serve_node(cut_off), await serve_node(leader)]
+    (result,) = await _calls(kind, urls, lambda c: c.append("x", request_id="cut-off-1"))
+    assert result.index == ACCEPTED[1]["index"]
+    assert cut_off.request_ids() == ["cut-off-1"] and leader.request_ids() == ["cut-off-1"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_read_only_everywhere_is_raised_at_the_deadline(
+    kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]
+) -> None:
+    nodes = [FakeNode((503, {"error": READ_ONLY})) for _ in range(2)]
+    urls = [await serve_node(node) for node in nodes]
+    with pytest.raises(ReadOnly, match="no node took the request within failover_timeout=0.5 s"):
+        await _calls(kind, urls, lambda c: c.append("x", request_id="nobody"), failover_timeout=0.5)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        ((503, {"error": READ_ONLY}), ReadOnly),
         ((503, {"error": "too many appends waiting (waiters_max=1)"}), Unavailable),
         ((400, {"error": "'w' must be an integer in 1..3, got 9"}), InvalidRequest),
         ((504, {"error": "w=3 not reached in 300 ms", "index": 4, "w": 3}), WriteConcernTimeout),

@@ -6,7 +6,8 @@ Two modes, chosen once per client:
   no answer is retried on the same node, `RetryPolicy.attempts` tries in all with its backoff between them;
   every answer of the server is final, a 503 "no leader" included.
 - **Failover** (several URLs, or a `failover_timeout` given): a try that gets no answer, or a 503 whose
-  error starts with "no leader" (an election is in progress), moves on to the next node. The first pass
+  error starts with "no leader" (an election is in progress) or "read-only" (that node is cut off from
+  the majority, which may well have a leader), moves on to the next node. The first pass
   over the nodes does not wait, because the node after a dead one may well be the leader; every later
   round waits `RetryPolicy`'s backoff first, since by then the cluster is electing and asking again at
   once would only add load, but no more than `RetryPolicy.failover_max_delay` (0.25 s): the new leader
@@ -15,10 +16,8 @@ Two modes, chosen once per client:
   request, the client's `timeout` bounds the wait for its answer.
 
 Every try of one call resends the same request body, so an append keeps its request_id and a node that
-already stored it answers `duplicate=True` instead of appending it twice. Other 503s stay final: read-only
-(no quorum) means the node answering is cut off from the majority, which either elects a leader that then
-answers, or is not there, and the caller should hear that at once rather than after the deadline; a node
-that has stepped down answers "no leader", which is retried.
+already stored it answers `duplicate=True` instead of appending it twice. Other 503s stay final (a limit
+reached, say). When the deadline passes with every node still read-only, the caller gets that ReadOnly.
 
 The clock, the sleep and the random draws stay with the caller, so every decision here is table-tested.
 """
@@ -31,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from replog.client import _http
-from replog.client.errors import ConnectionFailed, NoLeader, ReplogClientError
+from replog.client.errors import ConnectionFailed, NoLeader, ReadOnly, ReplogClientError
 from replog.client.retry import RetryPolicy
 
 __all__ = ["DEFAULT_FAILOVER_TIMEOUT", "CONNECT_TIMEOUT_MIN", "Failover", "TryAgain", "failover_timeout", "next_try"]
@@ -117,7 +116,8 @@ class Failover:
         return self.urls[self.node]
 
     def retries_no_leader(self) -> bool:
-        """Whether a 503 "no leader" is one more failure to ride out (failover mode) or final (one-node mode)."""
+        """Whether a 503 "no leader" or "read-only" is one more failure to ride out (failover mode) or final
+        (one-node mode)."""
         return self._deadline is not None
 
     def connect_timeout(self, timeout: float | None, now: float) -> float | None:
@@ -152,7 +152,7 @@ class Failover:
         if self._deadline is None:
             return _http.connection_failed(self.url, reason, self.tries)
         nodes = ", ".join(self.urls[node] for node in self._tried)
-        if isinstance(reason, NoLeader):
+        if isinstance(reason, NoLeader | ReadOnly):
             last = f"{self.url}: {reason}"
         else:
             last = str(_http.connection_failed(self.url, reason, 1))
@@ -162,4 +162,6 @@ class Failover:
         )
         if isinstance(reason, NoLeader):
             return NoLeader(message, retry_after=reason.retry_after)
+        if isinstance(reason, ReadOnly):
+            return ReadOnly(message, retry_after=reason.retry_after)
         return ConnectionFailed(message, attempts=self.tries)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from replog.client import _http, failover
 from replog.client._paging import PAGE_SIZE, POLL_MIN_S, check_paging, last_index, next_poll_delay
-from replog.client.errors import NoLeader, ReplogClientError
+from replog.client.errors import NoLeader, ReadOnly, ReplogClientError
 from replog.client.results import (
     AppendResult,
     BatchResult,
@@ -244,7 +244,7 @@ class Client:
                 return _http.decode(status, body, retry_after)
             except _Retry as failure:
                 reason: BaseException = failure.__cause__ or failure
-            except NoLeader as refusal:
+            except (NoLeader, ReadOnly) as refusal:
                 if not tries.retries_no_leader():
                     raise
                 reason = refusal
