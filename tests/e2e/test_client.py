@@ -496,7 +496,7 @@ async def test_read_only_everywhere_is_raised_at_the_deadline(
 ) -> None:
     nodes = [FakeNode((503, {"error": READ_ONLY})) for _ in range(2)]
     urls = [await serve_node(node) for node in nodes]
-    with pytest.raises(ReadOnly, match="no node took the request within failover_timeout=0.5 s"):
+    with pytest.raises(ReadOnly, match=r"no node took the request within failover_timeout=0\.5 s"):
         await _calls(kind, urls, lambda c: c.append("x", request_id="nobody"), failover_timeout=0.5)
 
 

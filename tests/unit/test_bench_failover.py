@@ -24,10 +24,13 @@ def _writers(*acks: Ack) -> Writers:
     return writers
 
 
-def test_the_window_ends_at_the_first_ack_after_the_moment_from_another_node() -> None:
-    writers = _writers(Ack(1.0, "a", 1, OLD), Ack(2.0, "b", 2, OLD), Ack(2.5, "c", 3, NEW), Ack(3.0, "d", 4, NEW))
-    assert writers.first_ack_after(1.5, not_from=OLD) == Ack(2.5, "c", 3, NEW)
-    assert writers.first_ack_after(3.0, not_from=OLD) is None
+def test_the_window_ends_at_the_first_ack_of_an_append_sent_after_the_kill() -> None:
+    # "b" was sent before the kill at 1.5 and answered after it (the dead leader's last word, relayed).
+    writers = _writers(
+        Ack(1.0, "a", 1, OLD, 0.9), Ack(2.0, "b", 2, NEW, 1.4), Ack(2.5, "c", 3, NEW, 1.6), Ack(3.0, "d", 4, NEW, 2.9)
+    )
+    assert writers.first_ack_sent_after(1.5) == Ack(2.5, "c", 3, NEW, 1.6)
+    assert writers.first_ack_sent_after(3.0) is None
     assert writers.acked_since(2.0) == 2
     assert writers.acked == {"a": 1, "b": 2, "c": 3, "d": 4}
 

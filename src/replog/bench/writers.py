@@ -29,6 +29,7 @@ class Ack:
     msg: str
     index: int
     node: str  # URL of the node that answered (a follower that forwarded counts as itself)
+    sent: float = 0.0  # time.monotonic() when the append was first sent
 
 
 @dataclass
@@ -64,12 +65,13 @@ class Writers:
                 if self._stop.is_set() or time.monotonic() > deadline:
                     return
                 msg = f"c{number}-{i}-{PAYLOAD}"[:100]
+                sent = time.monotonic()
                 try:
                     result = await client.append(msg, w=self.w, request_id=f"c{number}-{i}")
                 except ReplogClientError as exc:
                     self.failed[msg] = str(exc)
                     continue
-                self.acks.append(Ack(time.monotonic(), msg, result.index, client.url))
+                self.acks.append(Ack(time.monotonic(), msg, result.index, client.url, sent))
 
     @property
     def acked(self) -> dict[str, int]:
@@ -82,9 +84,11 @@ class Writers:
     def acked_since(self, moment: float) -> int:
         return len(self.acks) - self._after(moment)
 
-    def first_ack_after(self, moment: float, not_from: str) -> Ack | None:
-        """The first append acknowledged after `moment` by a node other than `not_from` (the killed one)."""
-        return next((ack for ack in self.acks[self._after(moment) :] if ack.node != not_from), None)
+    def first_ack_sent_after(self, moment: float) -> Ack | None:
+        """The first acknowledgement of an append first sent after `moment`: after a kill at `moment` only a
+        live leader can have answered it (an earlier request may still get the dead leader's last answer,
+        relayed by a follower that had forwarded it)."""
+        return next((ack for ack in self.acks[self._after(moment) :] if ack.sent >= moment), None)
 
     def largest_gap(self, start: float, end: float) -> float:
         """The longest stretch in [start, end] with no ack at all: a pause every writer saw."""

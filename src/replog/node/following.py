@@ -32,6 +32,7 @@ from replog.core.outputs import Disconnect, Persist, Send, SetLogId, Truncate
 from replog.errors import ProtocolError
 from replog.faults import FaultPlan
 from replog.net.peer_link import FRAME_BYTES_MAX
+from replog.node.acks import send_acks
 from replog.node.committer import GroupCommitter
 from replog.node.leading import LEADER_HEADER, TERM_HEADER
 from replog.storage.base import LogStore
@@ -117,7 +118,7 @@ class Following:
             last_term=store.term_at(store.synced_index),
         )
         self._ws, self.core, self._acks = ws, core, asyncio.Queue()
-        acker = asyncio.get_running_loop().create_task(self._send_acks(ws, self._acks))
+        acker = asyncio.get_running_loop().create_task(send_acks(ws, self._acks, self._faults, self._rng))
         log.info("following node %d in term %d from %d", leader, term, store.synced_index)
         core.on_connected(term=self._current_term(), epochs=store.epochs())
         self._flush(core)
@@ -225,24 +226,6 @@ class Following:
             )
         store.truncate_after(after_index)
         self.rolled_back += len(dropped)
-
-    async def _send_acks(self, ws: web.WebSocketResponse, acks: asyncio.Queue[int | None]) -> None:
-        while (index := await acks.get()) is not None:
-            while not acks.empty():  # Acks are cumulative: only the newest matters.
-                newer = acks.get_nowait()
-                if newer is None:
-                    return
-                index = newer
-            faults = self._faults()
-            delay_ms = faults.ack_delay_ms(self._rng)
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)  # why: the injected fault is a delay
-            if faults.fail_after_append(self._rng):
-                log.warning("error_after_append fault: stored up to %d, dropping the link instead of acking", index)
-                await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
-                return
-            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-                await ws.send_bytes(codec.encode(Ack(index)))
 
 
 async def _send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:

@@ -39,8 +39,8 @@ from replog.errors import LeadershipLost, StorageError
 from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.node.committer import GroupCommitter
+from replog.node.leader_reports import log_report, settle
 from replog.storage.base import LogStore
-from replog.types import HealthState
 
 __all__ = ["LEADER_HEADER", "TERM_HEADER", "Leading", "leader_limits"]
 
@@ -192,28 +192,16 @@ class Leading:
                     log.warning("closing link to node %d: %s", peer, reason)
                     self.links[peer].close(reason)
                 case Release(token, index):
-                    future = self._futures.pop(token, None)
-                    if future is not None and not future.done():
-                        future.set_result(index)
+                    settle(self._futures, token, index)
                 case Reject(token, reason):
-                    future = self._futures.pop(token, None)
-                    if future is not None and not future.done():
-                        error = self._write_error if self._write_error and not self._stopped else None
-                        future.set_exception(error or LeadershipLost(reason))
-                case HealthChanged(peer, old, new):
-                    level = logging.INFO if new is HealthState.HEALTHY else logging.WARNING
-                    log.log(level, "node %d: %s -> %s", peer, old.value, new.value)
-                case ReadOnlyChanged(read_only, alive, needed):
-                    level = logging.WARNING if read_only else logging.INFO
-                    state = "ON (no quorum)" if read_only else "off (quorum back)"
-                    log.log(
-                        level, "read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed
-                    )
-                case CatchUp(peer, lo, hi, done):
-                    if done:
-                        log.info("node %d caught up to %d", peer, hi)
-                    else:
-                        log.info("node %d catching up: streaming %d entries (%d..%d)", peer, hi - lo + 1, lo, hi)
+                    error = self._write_error if self._write_error and not self._stopped else None
+                    settle(self._futures, token, error or LeadershipLost(reason))
+                case HealthChanged() | ReadOnlyChanged() | CatchUp():
+                    log_report(log, output, _node_label, self.core.w_max)
                 case HigherTerm(term):
                     log.warning("node in term %d found: leadership of term %d is over", term, self.term)
                     self._on_higher_term(term)
+
+
+def _node_label(peer: int) -> str:
+    return f"node {peer}"

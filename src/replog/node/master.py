@@ -38,6 +38,7 @@ from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
+from replog.node.leader_reports import log_report, settle
 from replog.storage.base import LogStore, read_synced
 from replog.types import Entry, HealthState
 
@@ -231,30 +232,13 @@ class MasterNode:
                     log.warning("closing link %d: %s", peer, reason)
                     self._links[peer].close(reason)
                 case Release(token, index):
-                    future = self._futures.pop(token, None)
-                    if future is not None and not future.done():
-                        future.set_result(index)
+                    settle(self._futures, token, index)
                 case Reject(token, reason):
-                    future = self._futures.pop(token, None)
-                    if future is not None and not future.done():
-                        future.set_exception(self._write_error or StorageError(reason))
-                case HealthChanged(peer, old, new):
-                    # Recoveries are news, trouble is a warning: `log_level: WARNING` shows only trouble.
-                    level = logging.INFO if new is HealthState.HEALTHY else logging.WARNING
-                    log.log(level, "secondary %d: %s -> %s", peer, old.value, new.value)
-                case ReadOnlyChanged(read_only, alive, needed):
-                    level, state = (
-                        (logging.WARNING, "ON (no quorum)") if read_only else (logging.INFO, "off (quorum back)")
-                    )
-                    log.log(
-                        level, "read-only %s: %d of %d nodes alive, %d needed", state, alive, self.core.w_max, needed
-                    )
-                case CatchUp(peer, lo, hi, done):
-                    if done:
-                        self._catch_up_entries[peer] += hi - lo + 1
-                        log.info("secondary %d caught up to %d", peer, hi)
-                    else:
-                        log.info("secondary %d catching up: streaming %d entries (%d..%d)", peer, hi - lo + 1, lo, hi)
+                    settle(self._futures, token, self._write_error or StorageError(reason))
+                case HealthChanged() | ReadOnlyChanged() | CatchUp():
+                    if isinstance(output, CatchUp) and output.done:
+                        self._catch_up_entries[output.peer] += output.to_index - output.from_index + 1
+                    log_report(log, output, _secondary_label, self.core.w_max)
 
     def _scrape(self) -> Iterator[Metric]:
         core = self.core
@@ -292,3 +276,7 @@ class MasterNode:
             "Entries streamed to catch secondaries up",
             dict(enumerate(self._catch_up_entries)),
         )
+
+
+def _secondary_label(peer: int) -> str:
+    return f"secondary {peer}"

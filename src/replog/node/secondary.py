@@ -33,6 +33,7 @@ from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX, MASTER_INSTANCE_HEADER
+from replog.node.acks import send_acks
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore, read_synced
@@ -126,7 +127,7 @@ class SecondaryNode:
         self._ws = ws
         self._master = _MasterLink(instance, request.remote or "?", self.now_ms())
         self._acks = asyncio.Queue()
-        acker = asyncio.get_running_loop().create_task(self._send_acks(ws, self._acks))
+        acker = asyncio.get_running_loop().create_task(send_acks(ws, self._acks, lambda: self.faults, self._rng))
         log.info("master connected from %s", request.remote)
         self.core.on_connected()
         self._flush()
@@ -200,24 +201,6 @@ class SecondaryNode:
         if remaining_ms > 0:
             log.warning("internal_looping fault: not answering for %d ms", remaining_ms)
             await asyncio.sleep(remaining_ms / 1000)  # why: the injected fault is a stall
-
-    async def _send_acks(self, ws: web.WebSocketResponse, acks: asyncio.Queue[int | None]) -> None:
-        """Acks leave here, after the injected delay, or the link drops instead (error_after_append)."""
-        while (index := await acks.get()) is not None:
-            while not acks.empty():  # Acks are cumulative: only the newest matters.
-                newer = acks.get_nowait()
-                if newer is None:
-                    return
-                index = newer
-            delay_ms = self.faults.ack_delay_ms(self._rng)
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)  # why: the injected fault is a delay
-            if self.faults.fail_after_append(self._rng):
-                log.warning("error_after_append fault: stored up to %d, dropping the link instead of acking", index)
-                await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
-                return
-            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-                await ws.send_bytes(codec.encode(Ack(index)))
 
     def _on_synced(self, index: int) -> None:
         self.core.on_synced(index)

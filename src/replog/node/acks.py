@@ -1,0 +1,46 @@
+"""The follower side's acknowledgements: where injected faults act, between the fsync and the Ack.
+
+Shared by the fixed master's secondaries and failover followers. Acks are cumulative, so a queue that
+filled up while one was delayed is drained to its newest; `None` in the queue ends the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from replog.core.messages import Ack
+from replog.faults import FaultPlan
+from replog.wire import codec
+
+__all__ = ["send_acks"]
+
+log = logging.getLogger("replog.acks")
+
+
+async def send_acks(
+    ws: web.WebSocketResponse, acks: asyncio.Queue[int | None], faults: Callable[[], FaultPlan], rng: random.Random
+) -> None:
+    """Acks leave here, after the injected delay, or the link drops instead (error_after_append)."""
+    while (index := await acks.get()) is not None:
+        while not acks.empty():  # Acks are cumulative: only the newest matters.
+            newer = acks.get_nowait()
+            if newer is None:
+                return
+            index = newer
+        plan = faults()
+        delay_ms = plan.ack_delay_ms(rng)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)  # why: the injected fault is a delay
+        if plan.fail_after_append(rng):
+            log.warning("error_after_append fault: stored up to %d, dropping the link instead of acking", index)
+            await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
+            return
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await ws.send_bytes(codec.encode(Ack(index)))
