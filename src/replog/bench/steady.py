@@ -84,8 +84,8 @@ async def run_steady(seconds: float, progress: Progress | None = None, **setting
 
 async def _counters(cluster: FailoverCluster) -> tuple[int, int]:
     """(elections, leader changes) summed over the nodes."""
-    elections = [await cluster.metric(name, "replog_elections") for name in NAMES]
-    changes = [await cluster.metric(name, "replog_leader_changes") for name in NAMES]
+    elections = [await cluster.metric(name, "replog_elections_total") for name in NAMES]
+    changes = [await cluster.metric(name, "replog_leader_changes_total") for name in NAMES]
     if None in elections or None in changes:
         raise RuntimeError("a node did not answer /metrics")
     return int(sum(elections)), int(sum(changes))  # type: ignore[arg-type]
