@@ -42,6 +42,7 @@ from replog.errors import NoLeader, ReadOnly, ReplogError, StorageError, Transfe
 from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics
 from replog.net.vote_client import VoteClient
+from replog.node.agreement import first_disagreement
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.node.following import Following
@@ -482,27 +483,10 @@ class ReplicaNode:
             self._hand_back_to_master(now)
 
     async def _check_peers_agree(self) -> None:
-        """Every node must be configured with the same cluster: each address we hold for node j must
-        reach node j (it says which node it is), every node must count the same nodes, and all must run
-        with failover. The first answer of each peer is checked; a difference stops this node (exit 2)
-        with a message naming it, since a node that votes with a wrong map of the cluster is unsafe."""
-        assert self._session is not None
-        pending = {peer: address for peer, address in enumerate(self.config.nodes) if peer != self.id}
-        timeout = aiohttp.ClientTimeout(total=self.config.connection_timeout)
-        while pending:
-            for peer, address in list(pending.items()):
-                try:
-                    async with self._session.get(f"http://{address}/health", timeout=timeout) as response:
-                        health = await response.json(content_type=None)
-                except (aiohttp.ClientError, TimeoutError, ValueError):
-                    continue  # Not up yet: it checks us when it starts, and we check it when it answers.
-                del pending[peer]
-                problem = _cluster_difference(self.config, peer, address, health)
-                if problem and self.fatal is not None and not self.fatal.done():
-                    log.error("refusing to run: %s", problem)
-                    self.fatal.set_result(problem)
-                    return
-            await asyncio.sleep(self.config.connection_timeout)  # why: retry the peers not up yet, unhurried
+        problem = await first_disagreement(self.config, self.id, self.http_session)
+        if problem and self.fatal is not None and not self.fatal.done():
+            log.error("refusing to run: %s", problem)
+            self.fatal.set_result(problem)
 
     def set_faults(self, settings: dict[str, Any]) -> FaultPlan:
         self.faults = FaultPlan.from_settings(settings, self.now_ms(), base=self.faults)
@@ -516,15 +500,3 @@ def _sender(message: VoteMessage) -> int:
     if isinstance(message, VoteResponse):
         return message.voter
     return message.leader
-
-
-def _cluster_difference(config: Config, peer: int, address: str, health: Any) -> str:
-    """What differs between our configuration and what the node at `address` says of itself ('' if none)."""
-    ours = f"this node's settings list {len(config.nodes)} nodes and put {node_name(peer)} at {address}"
-    if not isinstance(health, dict) or "term" not in health:
-        return f"{ours}, but the node there runs without failover: set failover the same on every node"
-    if health.get("nodes_total") != len(config.nodes):
-        return f"{ours}, but that node's settings list {health.get('nodes_total')} nodes: use one node list everywhere"
-    if health.get("id") != peer:
-        return f"{ours}, but the node there is {health.get('name')}: the node lists differ in order or addresses"
-    return ""
