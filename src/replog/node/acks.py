@@ -19,7 +19,7 @@ from replog.core.messages import Ack
 from replog.faults import FaultPlan
 from replog.wire import codec
 
-__all__ = ["send_acks"]
+__all__ = ["send_acks", "send_quietly"]
 
 log = logging.getLogger("replog.acks")
 
@@ -42,5 +42,10 @@ async def send_acks(
             log.warning("error_after_append fault: stored up to %d, dropping the link instead of acking", index)
             await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
             return
-        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-            await ws.send_bytes(codec.encode(Ack(index)))
+        await send_quietly(ws, codec.encode(Ack(index)))
+
+
+async def send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:
+    """Send a frame to the leader; a link that is going away is the reader's to notice, not ours."""
+    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+        await ws.send_bytes(frame)

@@ -32,7 +32,7 @@ from replog.core.outputs import Disconnect, Persist, Send, SetLogId, Truncate
 from replog.errors import ProtocolError
 from replog.faults import FaultPlan
 from replog.net.peer_link import FRAME_BYTES_MAX
-from replog.node.acks import send_acks
+from replog.node.acks import send_acks, send_quietly
 from replog.node.committer import GroupCommitter
 from replog.node.leading import LEADER_HEADER, TERM_HEADER
 from replog.storage.base import LogStore
@@ -187,7 +187,7 @@ class Following:
                 case Send(_, message):
                     if self._ws is not None:
                         frame = codec.encode(message)
-                        asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
+                        asyncio.get_running_loop().create_task(send_quietly(self._ws, frame))
                 case Disconnect(_, reason):
                     log.warning("closing the leader's link: %s", reason)
                     self._acks.put_nowait(None)
@@ -226,8 +226,3 @@ class Following:
             )
         store.truncate_after(after_index)
         self.rolled_back += len(dropped)
-
-
-async def _send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:
-    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-        await ws.send_bytes(frame)

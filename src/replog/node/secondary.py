@@ -13,7 +13,6 @@ unavailable" as a refused upgrade.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +32,7 @@ from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX, MASTER_INSTANCE_HEADER
-from replog.node.acks import send_acks
+from replog.node.acks import send_acks, send_quietly
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore, read_synced
@@ -216,7 +215,7 @@ class SecondaryNode:
                 case Send(_, message):
                     if self._ws is not None:
                         frame = codec.encode(message)
-                        asyncio.get_running_loop().create_task(_send_quietly(self._ws, frame))
+                        asyncio.get_running_loop().create_task(send_quietly(self._ws, frame))
                 case Disconnect(_, reason):
                     if "protocol version" in self.core.refusal:
                         # Not about whose log this is: a reset would lose our log and not help.
@@ -271,8 +270,3 @@ async def _prepend(first: aiohttp.WSMessage, ws: web.WebSocketResponse) -> Async
     yield first
     async for frame in ws:
         yield frame
-
-
-async def _send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:
-    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-        await ws.send_bytes(frame)

@@ -26,6 +26,7 @@ from aiohttp import web
 from replog.errors import InvalidRequest, ReplogError, RequestTimeout
 from replog.metrics import CONTENT_TYPE, NodeMetrics
 from replog.node.master import AppendResult, MasterNode, WriteConcernTimeout
+from replog.node.replica import ReplicaNode
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry, is_internal
 from replog.web.errors import describe, outcome_of, status_for
@@ -34,7 +35,7 @@ from replog.web.requests import PageRequest, parse_append, parse_page
 from replog.web.stream import serve_stream
 from replog.web.ui import add_ui_routes
 
-__all__ = ["master_app", "secondary_app"]
+__all__ = ["append_handler", "faults_handlers", "master_app", "secondary_app"]
 
 log = logging.getLogger("replog.http")
 
@@ -89,27 +90,7 @@ def master_app(node: MasterNode) -> web.Application:
     app = _app(node.config.max_body_bytes)
     w_max = len(node.config.secondaries) + 1
 
-    async def append(request: web.Request) -> web.Response:
-        started, w = time.perf_counter(), node.config.default_w
-        try:
-            body = await read_body(request, node.config.body_timeout_seconds)
-            parsed = parse_append(
-                body,
-                default_w=node.config.default_w,
-                w_max=w_max,
-                msgs_max=node.config.append_batch_max,
-                message_bytes_max=node.config.message_bytes_max,
-            )
-            w = parsed.w
-            result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
-        except Exception as exc:
-            node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
-            if isinstance(exc, WriteConcernTimeout):  # The entries stay: say where, as the 201 would.
-                return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
-            raise
-        node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
-        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
-        return web.json_response(answer, status=200 if result.duplicate else 201)
+    append = append_handler(node, w_max)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         return await _serve_messages(request, node.read_synced, node.store.synced_index)
@@ -194,17 +175,7 @@ def secondary_app(node: SecondaryNode) -> web.Application:
             }
         )
 
-    async def get_faults(request: web.Request) -> web.Response:
-        return web.json_response(node.faults.describe(node.now_ms()))
-
-    async def set_faults(request: web.Request) -> web.Response:
-        try:
-            settings = json.loads(await read_body(request, node.config.body_timeout_seconds))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidRequest(f"body is not valid JSON: {exc}") from None
-        if not isinstance(settings, dict):
-            raise InvalidRequest("body must be a JSON object of faults")
-        return web.json_response(node.set_faults(settings).describe(node.now_ms()))
+    get_faults, set_faults = faults_handlers(node)
 
     config = node.config
     for path in ("/", "/messages"):
@@ -219,6 +190,53 @@ def secondary_app(node: SecondaryNode) -> web.Application:
 
 
 # -------------------------------------------------------------------- shared
+
+
+def append_handler(node: MasterNode | ReplicaNode, w_max: int) -> Handler:
+    """POST / on the node that appends (the fixed master, or a failover leader): parse, append, answer."""
+    config = node.config
+
+    async def append(request: web.Request) -> web.Response:
+        started, w = time.perf_counter(), config.default_w
+        try:
+            body = await read_body(request, config.body_timeout_seconds)
+            parsed = parse_append(
+                body,
+                default_w=config.default_w,
+                w_max=w_max,
+                msgs_max=config.append_batch_max,
+                message_bytes_max=config.message_bytes_max,
+            )
+            w = parsed.w
+            result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
+        except Exception as exc:
+            node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
+            if isinstance(exc, WriteConcernTimeout):  # The entries stay: say where, as the 201 would.
+                return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
+            raise
+        node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
+        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
+        return web.json_response(answer, status=200 if result.duplicate else 201)
+
+    return append
+
+
+def faults_handlers(node: SecondaryNode | ReplicaNode) -> tuple[Handler, Handler]:
+    """GET /faults and POST /faults of a node that injects faults."""
+
+    async def get_faults(request: web.Request) -> web.Response:
+        return web.json_response(node.faults.describe(node.now_ms()))
+
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            settings = json.loads(await read_body(request, node.config.body_timeout_seconds))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+        if not isinstance(settings, dict):
+            raise InvalidRequest("body must be a JSON object of faults")
+        return web.json_response(node.set_faults(settings).describe(node.now_ms()))
+
+    return get_faults, set_faults
 
 
 @functools.cache

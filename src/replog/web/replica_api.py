@@ -11,25 +11,21 @@ majority holds under the current leader's term, which never goes back.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 
 import aiohttp
 from aiohttp import web
 from prometheus_client.core import Metric
 
-from replog.errors import InvalidRequest, NoLeader
+from replog.errors import NoLeader
 from replog.metrics import CounterMetricFamily, gauge
-from replog.node.master import WriteConcernTimeout
 from replog.node.names import node_name
 from replog.node.replica import ReplicaNode
 from replog.storage.base import read_synced
 from replog.types import Entry
-from replog.web.api import _app, _error, _indexes, _metrics, _openapi, _serve_messages
-from replog.web.errors import describe, outcome_of
+from replog.web.api import _app, _error, _metrics, _openapi, _serve_messages, append_handler, faults_handlers
 from replog.web.guards import guarded, read_body
-from replog.web.requests import parse_append, parse_page
+from replog.web.requests import parse_page
 from replog.web.stream import serve_stream
 from replog.web.ui import add_ui_routes
 from replog.web.vote import vote_routes
@@ -43,7 +39,7 @@ _PASSED_ON = ("Content-Type", "Authorization")
 def replica_app(node: ReplicaNode) -> web.Application:
     app = _app(node.config.max_body_bytes)
     config = node.config
-    w_max = len(config.nodes)
+    lead_append = append_handler(node, len(config.nodes))
 
     async def append(request: web.Request) -> web.StreamResponse:
         if node.ready_leader is None:
@@ -51,26 +47,7 @@ def replica_app(node: ReplicaNode) -> web.Application:
             if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
                 return await _forward(request, node, leader.address)
             raise node.not_leading()
-        started, w = time.perf_counter(), config.default_w
-        try:
-            body = await read_body(request, config.body_timeout_seconds)
-            parsed = parse_append(
-                body,
-                default_w=config.default_w,
-                w_max=w_max,
-                msgs_max=config.append_batch_max,
-                message_bytes_max=config.message_bytes_max,
-            )
-            w = parsed.w
-            result = await node.append(parsed.payloads, parsed.w, parsed.request_id, parsed.timeout_ms)
-        except Exception as exc:
-            node.metrics.observe_append(w, outcome_of(exc), time.perf_counter() - started)
-            if isinstance(exc, WriteConcernTimeout):
-                return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
-            raise
-        node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
-        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
-        return web.json_response(answer, status=200 if result.duplicate else 201)
+        return await lead_append(request)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if parse_page(request.query).committed:
@@ -85,17 +62,7 @@ def replica_app(node: ReplicaNode) -> web.Application:
     async def health(request: web.Request) -> web.Response:
         return web.json_response(_health(node))
 
-    async def get_faults(request: web.Request) -> web.Response:
-        return web.json_response(node.faults.describe(node.now_ms()))
-
-    async def set_faults(request: web.Request) -> web.Response:
-        try:
-            settings = json.loads(await read_body(request, config.body_timeout_seconds))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidRequest(f"body is not valid JSON: {exc}") from None
-        if not isinstance(settings, dict):
-            raise InvalidRequest("body must be a JSON object of faults")
-        return web.json_response(node.set_faults(settings).describe(node.now_ms()))
+    get_faults, set_faults = faults_handlers(node)
 
     async def step_down(request: web.Request) -> web.Response:
         if node.ready_leader is None:
