@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(secondary)
     cluster = commands.add_parser("cluster", help="run the master and every secondary on this machine")
     _add_settings(cluster)
+    healthcheck = commands.add_parser(
+        "healthcheck", help="exit 0 if the node running from this data directory answers /health (Docker's check)"
+    )
+    healthcheck.add_argument("--node", default=None, help="which node (master, secondary-N); default: the data dir's")
+    _add_settings(healthcheck)
     _add_tool(commands, "bench", "replog.bench", "measure replog beside a bare HTTP handler, NATS and Redis")
     _add_tool(commands, "chaos", "replog.chaos.cli", "run a cluster under faults and check the history")
     from replog.commands import register
@@ -76,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from replog.node.run import run_secondary
 
             run_secondary(config, args.id, reset=args.reset)
+        elif args.command == "healthcheck":
+            from replog.node.healthcheck import check
+
+            healthy, why = check(config, args.node)
+            print(f"replog healthcheck: {why}", file=sys.stdout if healthy else sys.stderr)
+            return 0 if healthy else 1
         elif args.command == "cluster":
             from replog.cluster import run_cluster
 

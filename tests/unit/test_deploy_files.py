@@ -6,6 +6,7 @@ the service's environment) load without error, and the topology must be the clas
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from replog.cli import build_parser
 from replog.config import load_config
+from replog.hosts.compose import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +48,18 @@ def test_compose_runs_a_master_and_two_secondaries_with_valid_commands(tmp_path:
             host, port = config.secondary_address(args.id)
             assert host == name and service["ports"] == [f"{port}:{port}"]
         assert any(volume.endswith(":/data") for volume in service["volumes"])
-        assert f"127.0.0.1:{service['ports'][0].split(':')[0]}/health" in " ".join(service["healthcheck"]["test"])
+        assert "healthcheck" not in service  # the image's own HEALTHCHECK serves every service
+
+
+def test_compose_puts_each_node_at_the_seed_address_on_one_network() -> None:
+    topology = load_topology(ROOT / "docker-compose.yaml")
+    assert str(topology.network) == "10.5.0.0/16"
+    assert [(s.name, s.address, s.port) for s in topology.services] == [
+        ("master", "10.5.0.2", 7000),
+        ("secondary-0", "10.5.0.3", 8000),
+        ("secondary-1", "10.5.0.4", 9000),
+    ]
+    assert all(s.environment["REPLOG_FAILOVER"] == "true" for s in topology.services)  # ${REPLOG_FAILOVER:-true}
 
 
 def _interpolate(value: str, environ: dict[str, str]) -> str:
@@ -54,9 +67,13 @@ def _interpolate(value: str, environ: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: environ.get(m.group(1), m.group(2) or ""), value)
 
 
-def test_dockerfile_runs_as_non_root_with_a_data_volume() -> None:
+def test_dockerfile_runs_as_non_root_with_a_data_volume_and_a_healthcheck() -> None:
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     assert "USER replog" in lines
     assert "VOLUME /data" in lines
     cmd = next(line for line in lines if line.startswith("CMD "))
     assert shlex.split(cmd)[1].strip('[",') == "replog"
+    check = next(line for line in lines if line.startswith("HEALTHCHECK "))
+    command = json.loads(check.split(" CMD ", 1)[1])
+    assert command == ["replog", "healthcheck"]
+    assert build_parser().parse_args(command[1:]).command == "healthcheck"  # tests/hosts runs it for real

@@ -1,8 +1,8 @@
 """The replog nodes of a chaos run, as child processes we started and stop by PID.
 
-The master and the secondaries read different config files on purpose: a secondary listens on its
-own entry of `secondaries`, and the master dials those entries. Giving the master the proxies'
-ports and the secondaries their real ones puts a fault proxy on every replication link.
+Each node has its command line and environment (`NodeCommand`): on loopback, `replog ... --config
+<its file>` (see `replog_command`); on namespace hosts, the compose file's command run through
+`ip netns exec` (which execs it, so the PID we hold is the node's own).
 """
 
 from __future__ import annotations
@@ -13,20 +13,33 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["NodeProcesses"]
+__all__ = ["NodeCommand", "NodeProcesses", "replog_command"]
 
 STOP_WAIT_S = 5.0
 PR_SET_PDEATHSIG = 1
 
 
+@dataclass(frozen=True, slots=True)
+class NodeCommand:
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of ours, PYTHONUNBUFFERED=1 included
+
+
+def replog_command(name: str, config: Path) -> NodeCommand:
+    """`master` or `secondary-N` on this machine, with its settings from `config`."""
+    args = ["master"] if name == "master" else ["secondary", "--id", name.rsplit("-", 1)[1]]
+    return NodeCommand((sys.executable, "-m", "replog", *args, "--config", str(config)))
+
+
 class NodeProcesses:
-    def __init__(self, workdir: Path, configs: dict[str, Path]) -> None:
-        """`configs`: the config file of each node by name ("master", "secondary-N")."""
+    def __init__(self, workdir: Path, commands: Mapping[str, NodeCommand]) -> None:
+        """`commands`: how to start each node, by name ("master", "secondary-N")."""
         self.workdir = workdir
-        self._configs = dict(configs)
+        self._commands = dict(commands)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._paused: set[str] = set()
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -38,16 +51,15 @@ class NodeProcesses:
         """Start `master` or `secondary-N`; its output is appended to logs/<name>.log. Returns the PID."""
         if self.alive(name):
             raise RuntimeError(f"{name} is already running")
-        config = self._configs[name]
-        args = ["master"] if name == "master" else ["secondary", "--id", name.rsplit("-", 1)[1]]
+        command = self._commands[name]
         with self.log_path(name).open("ab") as log_file:
             self._processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "replog", *args, "--config", str(config)],
+                command.argv,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**_inherited_environment(), "PYTHONUNBUFFERED": "1", **command.env},
                 preexec_fn=_die_with_parent,
             )
         self._paused.discard(name)
@@ -99,6 +111,11 @@ class NodeProcesses:
                 process.kill()
                 process.wait()
         self._paused.clear()
+
+
+def _inherited_environment() -> dict[str, str]:
+    """Ours, without REPLOG_*: a node's settings are its command's, not whatever this shell exported."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("REPLOG_")}
 
 
 def _find_prctl() -> Callable[..., int] | None:

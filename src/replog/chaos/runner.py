@@ -34,7 +34,7 @@ from replog.chaos.clients import Client, ClientSettings, Reader, read_log
 from replog.chaos.convergence import LeaderWatcher, read_final, read_rollbacks, wait_converged, wait_one_leader
 from replog.chaos.history import FinalRecord, HistoryWriter, load_history
 from replog.chaos.injector import FaultInjector
-from replog.chaos.processes import NodeProcesses
+from replog.chaos.processes import NodeProcesses, replog_command
 from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import summarize
 from replog.chaos.schedule import link_name, make_failover_schedule, make_schedule
@@ -102,7 +102,7 @@ def run_chaos(options: ChaosOptions) -> ChaosResult:
     process it started is still stopped.
     """
     layout = _prepare(options)
-    processes = NodeProcesses(layout.workdir, layout.configs)
+    processes = NodeProcesses(layout.workdir, {n: replog_command(n, c) for n, c in layout.configs.items()})
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_run(options, layout, processes))

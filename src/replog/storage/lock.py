@@ -16,7 +16,7 @@ from pathlib import Path
 
 from replog.errors import DataDirInUse, StorageError
 
-__all__ = ["LOCK_FILE_NAME", "DataDirLock"]
+__all__ = ["LOCK_FILE_NAME", "DataDirLock", "is_held"]
 
 LOCK_FILE_NAME = "LOCK"
 
@@ -65,3 +65,18 @@ def _read_pid(fd: int) -> str:
     except OSError:
         text = ""
     return text or "unknown"
+
+
+def is_held(directory: Path) -> bool:
+    """Whether a live process holds `directory`'s lock now (probed with a shared lock, dropped at once)."""
+    try:
+        fd = os.open(Path(directory) / LOCK_FILE_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # why: closing drops the probe's own lock, if it got one
+    return False

@@ -1,0 +1,39 @@
+"""Host tests run only where network namespaces and nftables work (root, iproute2, nftables): elsewhere
+they are skipped with the reason. `.ci/run` installs both, so CI runs them for real."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from replog.hosts.cluster import HostCluster
+from replog.hosts.network import unavailable_reason
+from tests.hosts.support import agreed_leader, logs_tail, until
+
+START_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def hosts_available() -> None:
+    if reason := unavailable_reason():
+        pytest.skip(f"namespace hosts unavailable here: {reason}")
+
+
+@pytest.fixture
+def compose_cluster(hosts_available: None, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HostCluster]:
+    """The compose file's three nodes on their own hosts, as the file starts them, with a leader elected."""
+    with HostCluster.from_compose(tmp_path) as cluster:
+        cluster.start_all()
+        until(lambda: agreed_leader(cluster, cluster.names), START_TIMEOUT_S, "the cluster to elect a leader")
+        yield cluster
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            print(logs_tail(cluster))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
