@@ -1,7 +1,8 @@
 """`replog chaos`: a real cluster under a seeded fault schedule, with a recorded history and a checker.
 
-Modules: proxy (TCP fault proxy), schedule (seeded faults), processes (the nodes we start), clients
-(appenders and a reader), injector (applies and heals faults), history (JSON-lines records),
+Modules: proxy (TCP fault proxy), schedule (seeded faults), network_faults (cuts made by the proxies or,
+on namespace hosts, by nftables), clients (appenders and a reader), injector (applies and heals faults;
+the nodes are replog.processes), history (JSON-lines records),
 checker (the rules, pure; failover_rules adds failover's), violation, convergence (failover mode's view
 of leaders, final logs and rollback files), report (summary), runner (one run), cli (flags and entry point).
 """

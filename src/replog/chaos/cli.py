@@ -10,6 +10,7 @@ from pathlib import Path
 
 from replog.chaos.report import format_summary
 from replog.chaos.runner import ChaosOptions, run_chaos
+from replog.hosts.cluster import COMPOSE_FILE
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,12 +29,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="every node runs failover: true behind a proxy per directed link and faults also hit the leader "
         "(default); --no-failover runs the fixed master behind proxies to its secondaries",
     )
+    parser.add_argument(
+        "--net",
+        choices=("proxy", "hosts"),
+        default="proxy",
+        help="proxy: every node on 127.0.0.1 behind fault proxies (default; works anywhere); hosts: each node "
+        "on its own network namespace host, cut by nftables (needs root, iproute2, nftables)",
+    )
+    parser.add_argument(
+        "--compose",
+        type=Path,
+        default=_default_compose(),
+        help="with --net hosts: the compose file whose services (commands, REPLOG_* environment, addresses) run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """0: no violation; 1: violations; 2: the run itself could not be made."""
     options = ChaosOptions(
-        duration=args.duration, seed=args.seed, clients=args.clients, data_dir=args.data_dir, failover=args.failover
+        duration=args.duration,
+        seed=args.seed,
+        clients=args.clients,
+        data_dir=args.data_dir,
+        failover=args.failover,
+        net=args.net,
+        compose_file=args.compose,
     )
     try:
         result = run_chaos(options)
@@ -45,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(json.dumps(result.summary, indent=2) if args.json else format_summary(result.summary))
     return 1 if result.violations else 0
+
+
+def _default_compose() -> Path:
+    """./docker-compose.yaml where there is one (a checkout, an operator's directory), else the project's."""
+    here = Path("docker-compose.yaml")
+    return here.resolve() if here.exists() else COMPOSE_FILE
 
 
 def _positive_float(text: str) -> float:

@@ -113,11 +113,11 @@ async def read_final(urls: dict[str, str], converged: bool) -> list[FinalRecord]
     return finals
 
 
-def read_rollbacks(data_dir: Path, names: list[str]) -> list[RollbackRecord]:
-    """Every entry of every node's rollback/<term>-<first>-<last>.jsonl files."""
+def read_rollbacks(node_dirs: dict[str, Path]) -> list[RollbackRecord]:
+    """Every entry of every node's rollback/<term>-<first>-<last>.jsonl files (`node_dirs` by node name)."""
     records = []
-    for name in names:
-        for path in sorted((data_dir / name / "rollback").glob("*.jsonl")):
+    for name, node_dir in node_dirs.items():
+        for path in sorted((node_dir / "rollback").glob("*.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
                 msg = row.get("msg") if isinstance(row.get("msg"), str) else ""

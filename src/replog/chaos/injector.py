@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 
 from replog.chaos.history import FaultRecord
-from replog.chaos.processes import NodeProcesses
-from replog.chaos.proxy import FaultProxy
-from replog.chaos.schedule import LEADER, FaultEvent, FaultKind, link_name, parse_link
+from replog.chaos.network_faults import NetworkFaults
+from replog.chaos.schedule import LEADER, FaultEvent, FaultKind
+from replog.processes import NodeProcesses
 
 __all__ = ["FaultInjector", "NO_FAULTS"]
 
@@ -41,14 +41,14 @@ class FaultInjector:
     def __init__(
         self,
         processes: NodeProcesses,
-        proxies: dict[str, FaultProxy],
+        network: NetworkFaults,
         urls: dict[str, str],
         clock: Clock,
         record: Callable[[FaultRecord], None],
     ) -> None:
-        """`proxies` by name: "proxy-N" (classic) or a directed link "a>b" (failover)."""
+        """`network`: the proxies (on loopback) or the nftables rules (on namespace hosts)."""
         self._processes = processes
-        self._proxies = proxies
+        self._network = network
         self._urls = urls
         self._clock = clock
         self._record = record
@@ -91,8 +91,7 @@ class FaultInjector:
         for event, start in self._active.values():
             self._record(FaultRecord(event.kind, event.target, start, self._clock(), event.params))
         self._active.clear()
-        for proxy in self._proxies.values():
-            proxy.heal()
+        await self._network.heal_all()
         for name in self._urls:
             if self._processes.paused(name):
                 self._processes.resume(name)
@@ -135,14 +134,10 @@ class FaultInjector:
 
     async def _apply(self, event: FaultEvent) -> None:
         node = event.params.get("node", event.target)
+        if event.kind in self._network.kinds:
+            await self._network.apply(event)
+            return
         match event.kind:
-            case FaultKind.PARTITION | FaultKind.ONE_WAY | FaultKind.ISOLATE_LEADER:
-                for proxy, upstream, downstream in self._cuts(event):
-                    proxy.blackhole(upstream=upstream, downstream=downstream)
-            case FaultKind.PROXY_DELAY:
-                self._proxy(event.target).set_delay(int(event.params["delay_ms"]))
-            case FaultKind.PROXY_DROP:
-                self._proxy(event.target).drop(refuse=True)
             case FaultKind.PAUSE | FaultKind.PAUSE_NODE | FaultKind.PAUSE_LEADER:
                 self._processes.pause(node)
             case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER | FaultKind.KILL_NODE | FaultKind.KILL_LEADER:
@@ -152,43 +147,16 @@ class FaultInjector:
 
     async def _heal(self, event: FaultEvent) -> None:
         node = event.params.get("node", event.target)
+        if event.kind in self._network.kinds:
+            await self._network.heal(event)
+            return
         match event.kind:
-            case FaultKind.PARTITION | FaultKind.ONE_WAY | FaultKind.ISOLATE_LEADER:
-                for proxy, _, _ in self._cuts(event):
-                    proxy.heal()
-            case FaultKind.PROXY_DELAY | FaultKind.PROXY_DROP:
-                self._proxy(event.target).heal()
             case FaultKind.PAUSE | FaultKind.PAUSE_NODE | FaultKind.PAUSE_LEADER:
                 self._processes.resume(node)
             case FaultKind.KILL_SECONDARY | FaultKind.KILL_MASTER | FaultKind.KILL_NODE | FaultKind.KILL_LEADER:
                 self._processes.start(node)
             case FaultKind.SECONDARY_FAULTS:
                 await self._post_faults(event.target, NO_FAULTS)
-
-    def _cuts(self, event: FaultEvent) -> list[tuple[FaultProxy, bool, bool]]:
-        """(proxy, cut what the dialler sends, cut what it hears back) for a partition-like fault."""
-        if event.kind is FaultKind.PARTITION and event.target.startswith("proxy-"):
-            return [(self._proxy(event.target), True, True)]  # classic: the master's link to one secondary
-        if event.kind is FaultKind.ISOLATE_LEADER:
-            leader = event.params["node"]
-            others = [name for name in self._urls if name != leader]
-            links = [link_name(leader, o) for o in others] + [link_name(o, leader) for o in others]
-            return [(self._proxy(link), True, True) for link in links]
-        source, destination = parse_link(event.target)
-        if event.kind is FaultKind.ONE_WAY:
-            # destination stops hearing source: what source sends on its own connections to destination, and
-            # what destination answers on destination's connections to source.
-            return [
-                (self._proxy(link_name(source, destination)), True, False),
-                (self._proxy(link_name(destination, source)), False, True),
-            ]
-        return [
-            (self._proxy(link_name(source, destination)), True, True),
-            (self._proxy(link_name(destination, source)), True, True),
-        ]
-
-    def _proxy(self, name: str) -> FaultProxy:
-        return self._proxies[name]
 
     async def _post_faults(self, name: str, settings: dict[str, Any], timeout_s: float = 5.0) -> None:
         """POST /faults, retried for a bounded time: the secondary may still be starting after a restart."""

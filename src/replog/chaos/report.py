@@ -7,7 +7,7 @@ from typing import Any
 
 from replog.chaos.checker import Violation
 from replog.chaos.history import History
-from replog.chaos.schedule import CLASSIC_KINDS, FAILOVER_KINDS
+from replog.chaos.schedule import CLASSIC_KINDS, FAILOVER_KINDS, HOSTS_KINDS
 
 __all__ = ["format_summary", "summarize"]
 
@@ -19,6 +19,8 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
     faults = Counter(f.kind for f in history.faults if f.error is None)
     final_lengths = {f.node: len(f.log) if f.readable else "unreadable" for f in history.finals}
     kinds = FAILOVER_KINDS if history.failover else CLASSIC_KINDS
+    if history.meta.get("net") == "hosts":
+        kinds = HOSTS_KINDS
     summary = {
         "seed": history.meta.get("seed"),
         "duration_s": history.meta.get("duration"),
@@ -35,6 +37,7 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
         "final_log_entries": final_lengths,
         "converged": all(f.converged for f in history.finals) and bool(history.finals),
         "failover": history.failover,
+        "net": history.meta.get("net", "proxy"),
         "faults": {kind.value: faults[kind.value] for kind in kinds},
         "faults_not_applied": sum(1 for f in history.faults if f.error and not f.error.startswith("heal failed")),
         "heal_error": history.meta.get("heal_error"),

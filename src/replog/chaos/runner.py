@@ -9,6 +9,11 @@ through a proxy of its own (one per directed link, so a cut can be one-way); eac
 file whose entries for its peers are those proxies, in node-id order, and whose own entry is its real
 address. Clients know every node's real address. Convergence then also needs one leader that every node
 follows, and the end of the run also collects every node's rollback files.
+
+Hosts mode (`net="hosts"`): the compose file's nodes, each on its own network namespace host (see
+replog.hosts), started with the file's command lines and environment (plus the fast timeouts above,
+as REPLOG_* variables); partitions are nftables rules between the hosts instead of proxies, and this
+process's own traffic (clients, reader, probes) leaves from the client host.
 """
 
 from __future__ import annotations
@@ -34,10 +39,13 @@ from replog.chaos.clients import Client, ClientSettings, Reader, read_log
 from replog.chaos.convergence import LeaderWatcher, read_final, read_rollbacks, wait_converged, wait_one_leader
 from replog.chaos.history import FinalRecord, HistoryWriter, load_history
 from replog.chaos.injector import FaultInjector
-from replog.chaos.processes import NodeProcesses, replog_command
+from replog.chaos.network_faults import HostFaults, ProxyFaults
 from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import summarize
-from replog.chaos.schedule import link_name, make_failover_schedule, make_schedule
+from replog.chaos.schedule import link_name, make_failover_schedule, make_hosts_schedule, make_schedule
+from replog.hosts.cluster import COMPOSE_FILE, HostCluster
+from replog.hosts.network import unavailable_reason
+from replog.processes import NodeProcesses, replog_command
 
 __all__ = ["FAILOVER_SETTINGS", "FAST_SETTINGS", "ChaosOptions", "ChaosResult", "run_chaos"]
 
@@ -56,6 +64,10 @@ FAST_SETTINGS: dict[str, Any] = {
 }
 # With failover on: election_timeout_seconds 0.5 for speed (the e2e failover tests use the same).
 FAILOVER_SETTINGS: dict[str, Any] = {"failover": True, "election_timeout_seconds": 0.5}
+# On the hosts, over the compose file's own environment (which already says failover: true).
+HOSTS_SETTINGS: dict[str, Any] = {
+    name: value for name, value in {**FAST_SETTINGS, **FAILOVER_SETTINGS}.items() if name != "failover"
+}
 NAMES = ("master", *(f"secondary-{i}" for i in range(SECONDARIES)))
 START_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 30.0
@@ -69,6 +81,8 @@ class ChaosOptions:
     clients: int = 4
     data_dir: Path | None = None  # a fresh temporary directory when None
     failover: bool = False  # every node runs failover: true; faults also aim at the leader
+    net: str = "proxy"  # "proxy": loopback behind fault proxies; "hosts": namespace hosts cut by nftables
+    compose_file: Path = COMPOSE_FILE  # hosts mode: where the nodes' commands and environment come from
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +102,19 @@ class _Layout:
     proxies: dict[str, tuple[int, int]]  # proxy name -> (listen port, target port)
     configs: dict[str, Path]  # every node's config file, by name
     failover: bool
+    hosts: HostCluster | None = None  # hosts mode: the nodes on their namespace hosts
 
     @property
     def urls(self) -> dict[str, str]:
-        """Every node's own port: reads and /faults never go through a proxy."""
+        """Every node's own address: reads and /faults never go through a proxy."""
+        if self.hosts is not None:
+            return self.hosts.urls
         return {name: f"http://{HOST}:{port}" for name, port in self.ports.items()}
+
+    def node_dir(self, name: str) -> Path:
+        if self.hosts is not None:
+            return self.hosts.data_dir(name) / name
+        return self.workdir / "data" / name
 
 
 def run_chaos(options: ChaosOptions) -> ChaosResult:
@@ -101,6 +123,8 @@ def run_chaos(options: ChaosOptions) -> ChaosResult:
     Ctrl-C or SIGTERM end the run at once (KeyboardInterrupt or CancelledError out of here), and every
     process it started is still stopped.
     """
+    if options.net == "hosts":
+        return _run_on_hosts(options)
     layout = _prepare(options)
     processes = NodeProcesses(layout.workdir, {n: replog_command(n, c) for n, c in layout.configs.items()})
     try:
@@ -110,14 +134,36 @@ def run_chaos(options: ChaosOptions) -> ChaosResult:
         processes.stop_all()
 
 
-def _prepare(options: ChaosOptions) -> _Layout:
+def _run_on_hosts(options: ChaosOptions) -> ChaosResult:
+    """The run on namespace hosts; this thread is the client host for its whole length."""
+    if not options.failover:
+        raise RuntimeError("--net hosts runs the compose file's failover cluster; drop --no-failover")
+    if reason := unavailable_reason():
+        raise RuntimeError(f"--net hosts cannot run here: {reason}")
+    workdir = _workdir(options, "volumes")
+    overrides = {f"REPLOG_{name.upper()}": _env_value(value) for name, value in HOSTS_SETTINGS.items()}
+    cluster = HostCluster.from_compose(workdir, overrides, compose_file=options.compose_file)
+    layout = _Layout(workdir, ports={}, proxies={}, configs={}, failover=True, hosts=cluster)
+    with cluster, cluster.network.inside(), asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_run(options, layout, cluster.processes))
+
+
+def _env_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _workdir(options: ChaosOptions, data: str) -> Path:
     if options.data_dir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="replog-chaos-"))
-    else:
-        workdir = options.data_dir.resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
-        if (workdir / "data").exists() and any((workdir / "data").iterdir()):
-            raise RuntimeError(f"{workdir / 'data'} already holds node data: give an empty --data-dir")
+        return Path(tempfile.mkdtemp(prefix="replog-chaos-"))
+    workdir = options.data_dir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / data).exists() and any((workdir / data).iterdir()):
+        raise RuntimeError(f"{workdir / data} already holds node data: give an empty --data-dir")
+    return workdir
+
+
+def _prepare(options: ChaosOptions) -> _Layout:
+    workdir = _workdir(options, "data")
     if options.failover:
         return _prepare_failover(workdir)
     master_port, *ports = _free_ports(1 + 2 * SECONDARIES)
@@ -207,7 +253,9 @@ async def _workload(
 ) -> None:
     urls = layout.urls
     failover = layout.failover
-    if failover:
+    if layout.hosts is not None:
+        schedule = make_hosts_schedule(options.seed, options.duration, tuple(urls))
+    elif failover:
         schedule = make_failover_schedule(options.seed, options.duration, NAMES)
     else:
         schedule = make_schedule(options.seed, options.duration, SECONDARIES)
@@ -216,9 +264,11 @@ async def _workload(
         duration=options.duration,
         clients=options.clients,
         failover=failover,
+        net="hosts" if layout.hosts is not None else "proxy",
         started=datetime.now(UTC).isoformat(),
         urls=urls,
         proxies={p.name: p.port for p in proxies.values()},
+        **_hosts_meta(options, layout),
         schedule=[{"kind": e.kind, "target": e.target, "start": e.start, "end": e.end} for e in schedule],
     )
     rng = random.Random(options.seed)
@@ -230,7 +280,8 @@ async def _workload(
         for i in range(options.clients)
     ]
     reader = Reader(urls, random.Random(rng.random()), clock, writer.write, committed_ratio=0.5 if failover else 0.0)
-    injector = FaultInjector(processes, proxies, urls, clock, writer.write)
+    network = HostFaults(layout.hosts.network) if layout.hosts is not None else ProxyFaults(proxies, list(urls))
+    injector = FaultInjector(processes, network, urls, clock, writer.write)
     client_tasks = [asyncio.create_task(c.run(stop), name=f"client-{c.number}") for c in clients]
     reader_task = asyncio.create_task(reader.run(stop), name="reader")
     injector_task = asyncio.create_task(injector.run(schedule), name="injector")
@@ -264,7 +315,7 @@ async def _workload(
         writer.write_meta(converged_after_s=round(clock() - options.duration, 1))
         for final in await read_final(urls, converged):
             writer.write(final)
-        for record in read_rollbacks(layout.workdir / "data", list(urls)):
+        for record in read_rollbacks({name: layout.node_dir(name) for name in urls}):
             writer.write(record)
         return
     converged = await _wait_converged(urls, CONVERGE_TIMEOUT_S)
@@ -272,6 +323,16 @@ async def _workload(
         for name, url in urls.items():
             log = await read_log(session, url, timeout_s=10.0)
             writer.write(FinalRecord(name, tuple(log or ()), converged=converged, readable=log is not None))
+
+
+def _hosts_meta(options: ChaosOptions, layout: _Layout) -> dict[str, Any]:
+    if layout.hosts is None:
+        return {}
+    return {
+        "compose_file": str(options.compose_file),
+        "addresses": dict(layout.hosts.network.addresses),
+        "overrides": layout.hosts.overrides,
+    }
 
 
 async def _wait_healthy(master_url: str, timeout_s: float) -> None:

@@ -1,8 +1,9 @@
 """The seeded fault schedule: which fault, on what, when, for how long.
 
-Two menus: the classic one (a fixed master, proxies on its links to the secondaries) and the failover
+Three menus: the classic one (a fixed master, proxies on its links to the secondaries), the failover
 one (every node a peer, a proxy on every directed link, and faults aimed at "leader": whichever node
-leads when the fault starts, found by the injector through /health).
+leads when the fault starts, found by the injector through /health), and the hosts one (the failover
+menu on namespace hosts: cuts made by nftables, including a node isolated from all, and no proxy faults).
 
 Pure and decided up front from the seed, so one seed names one run's faults and a violation can be
 replayed. Kinds are drawn from shuffled bags so that every kind comes up early in any run of
@@ -22,11 +23,13 @@ from typing import Any
 __all__ = [
     "CLASSIC_KINDS",
     "FAILOVER_KINDS",
+    "HOSTS_KINDS",
     "LEADER",
     "FaultEvent",
     "FaultKind",
     "link_name",
     "make_failover_schedule",
+    "make_hosts_schedule",
     "make_schedule",
     "parse_link",
 ]
@@ -47,6 +50,8 @@ class FaultKind(StrEnum):
     KILL_LEADER = "kill_leader"  # kill -9 the leader of the moment, restart it later
     PAUSE_LEADER = "pause_leader"  # SIGSTOP the leader: it wakes up deposed, or not
     ISOLATE_LEADER = "isolate_leader"  # cut every link to and from the leader, both directions
+    # Hosts mode only.
+    ISOLATE_NODE = "isolate_node"  # a node's host neither hears nor is heard by the other nodes' hosts
 
 
 CLASSIC_KINDS: tuple[FaultKind, ...] = (
@@ -75,12 +80,34 @@ FAILOVER_BAG: tuple[FaultKind, ...] = (
     FaultKind.ISOLATE_LEADER,
 )
 FAILOVER_KINDS: tuple[FaultKind, ...] = tuple(dict.fromkeys(FAILOVER_BAG))
+# On hosts: no proxy to delay or reset a connection (and no tc netem in this kernel); a whole host cut off.
+HOSTS_BAG: tuple[FaultKind, ...] = (
+    FaultKind.PARTITION,
+    FaultKind.ONE_WAY,
+    FaultKind.ISOLATE_NODE,
+    FaultKind.PAUSE_NODE,
+    FaultKind.KILL_NODE,
+    FaultKind.SECONDARY_FAULTS,
+    FaultKind.KILL_LEADER,
+    FaultKind.KILL_LEADER,
+    FaultKind.PAUSE_LEADER,
+    FaultKind.ISOLATE_LEADER,
+    FaultKind.ISOLATE_LEADER,
+)
+HOSTS_KINDS: tuple[FaultKind, ...] = tuple(dict.fromkeys(HOSTS_BAG))
 LEADER = "leader"
 # Failover faults that act on a process, or on links: at most one of each at a time, so that two faults
 # never act on one process (kill -9 and SIGSTOP would fight) or on one proxy (one heal would end both).
 _PROCESS = frozenset({FaultKind.PAUSE_NODE, FaultKind.KILL_NODE, FaultKind.KILL_LEADER, FaultKind.PAUSE_LEADER})
 _NETWORK = frozenset(
-    {FaultKind.PARTITION, FaultKind.PROXY_DELAY, FaultKind.PROXY_DROP, FaultKind.ONE_WAY, FaultKind.ISOLATE_LEADER}
+    {
+        FaultKind.PARTITION,
+        FaultKind.PROXY_DELAY,
+        FaultKind.PROXY_DROP,
+        FaultKind.ONE_WAY,
+        FaultKind.ISOLATE_LEADER,
+        FaultKind.ISOLATE_NODE,
+    }
 )
 
 
@@ -99,6 +126,7 @@ DURATIONS: dict[FaultKind, tuple[float, float]] = {
     FaultKind.KILL_LEADER: (0.3, 3.0),
     FaultKind.PAUSE_LEADER: (0.3, 3.0),
     FaultKind.ISOLATE_LEADER: (0.5, 4.0),
+    FaultKind.ISOLATE_NODE: (0.5, 4.0),
 }
 
 
@@ -141,6 +169,7 @@ def make_failover_schedule(
     warmup: float = 2.0,
     quiet_tail: float = 1.0,
     max_concurrent: int = 2,
+    bag: tuple[FaultKind, ...] = FAILOVER_BAG,
 ) -> list[FaultEvent]:
     """The failover menu: any node, any directed link, and "leader" (resolved when the fault starts)."""
     links = [link_name(a, b) for a in nodes for b in nodes if a != b]
@@ -162,13 +191,20 @@ def make_failover_schedule(
     return _draw(
         random.Random(seed),
         duration,
-        FAILOVER_BAG,
+        bag,
         targets,
         busy_key,
         warmup=warmup,
         quiet_tail=quiet_tail,
         max_concurrent=max_concurrent,
     )
+
+
+def make_hosts_schedule(
+    seed: int, duration: float, nodes: tuple[str, ...] = ("master", "secondary-0", "secondary-1")
+) -> list[FaultEvent]:
+    """The hosts menu: the failover menu's targets, with nftables cuts in place of proxy faults."""
+    return make_failover_schedule(seed, duration, nodes, bag=HOSTS_BAG)
 
 
 def link_name(source: str, destination: str) -> str:

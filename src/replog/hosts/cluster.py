@@ -19,9 +19,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from replog.chaos.processes import NodeCommand, NodeProcesses
 from replog.hosts.compose import Service, Topology, load_topology
 from replog.hosts.network import HostNetwork
+from replog.processes import NodeCommand, NodeProcesses
 
 __all__ = ["COMPOSE_FILE", "HostCluster", "node_argv"]
 

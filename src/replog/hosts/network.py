@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -92,6 +93,7 @@ class HostNetwork:
         self._bridge = f"{self._prefix}-net"
         self._made: list[str] = []
         self._rules: dict[str, str] = {}
+        self._cuts_lock = threading.RLock()  # why: a chaos run heals one cut while it makes the next
         self.cuts: frozenset[Cut] = frozenset()
 
     def namespace(self, host: str) -> str:
@@ -185,19 +187,22 @@ class HostNetwork:
         wanted = frozenset(cuts)
         for cut in wanted:
             self.namespace(cut.source), self.namespace(cut.destination)  # unknown hosts raise KeyError
-        for host in self.addresses:
-            script = ruleset(host, wanted, self.addresses)
-            if self._rules.get(host, ruleset(host, (), self.addresses)) != script:
-                _run(["ip", "netns", "exec", self.namespace(host), "nft", "-f", "-"], stdin=script)
-                self._rules[host] = script
-        self.cuts = wanted
+        with self._cuts_lock:
+            for host in self.addresses:
+                script = ruleset(host, wanted, self.addresses)
+                if self._rules.get(host, ruleset(host, (), self.addresses)) != script:
+                    _run(["ip", "netns", "exec", self.namespace(host), "nft", "-f", "-"], stdin=script)
+                    self._rules[host] = script
+            self.cuts = wanted
 
     def cut(self, cuts: Iterable[Cut]) -> None:
-        self.set_cuts(self.cuts | frozenset(cuts))
+        with self._cuts_lock:
+            self.set_cuts(self.cuts | frozenset(cuts))
 
     def heal(self, cuts: Iterable[Cut] | None = None) -> None:
         """End `cuts`, or every cut."""
-        self.set_cuts(frozenset() if cuts is None else self.cuts - frozenset(cuts))
+        with self._cuts_lock:
+            self.set_cuts(frozenset() if cuts is None else self.cuts - frozenset(cuts))
 
     def rules(self, host: str) -> str:
         """What nftables holds on `host` now, as `nft list ruleset` prints it."""

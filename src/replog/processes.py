@@ -1,4 +1,4 @@
-"""The replog nodes of a chaos run, as child processes we started and stop by PID.
+"""replog nodes as child processes we started and stop by PID (chaos runs, namespace hosts).
 
 Each node has its command line and environment (`NodeCommand`): on loopback, `replog ... --config
 <its file>` (see `replog_command`); on namespace hosts, the compose file's command run through
