@@ -7,7 +7,6 @@ the service's environment) load without error, and the topology must be the clas
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import yaml
 
 from replog.cli import build_parser
 from replog.config import load_config
-from replog.hosts.compose import load_topology
+from replog.hosts.compose import interpolate, load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +32,7 @@ def test_compose_runs_a_master_and_two_secondaries_with_valid_commands(tmp_path:
         assert command[0] == "replog"
         args = build_parser().parse_args(command[1:])
         environment = {
-            k: _interpolate(str(v), {"REPLOG_CLUSTER_TOKEN": "s3cret"}) for k, v in service["environment"].items()
+            k: interpolate(str(v), {"REPLOG_CLUSTER_TOKEN": "s3cret"}) for k, v in service["environment"].items()
         }
         (tmp_path / "empty.yaml").write_text("{}")
         config = load_config(tmp_path / "empty.yaml", environ=environment)
@@ -60,11 +59,6 @@ def test_compose_puts_each_node_at_the_seed_address_on_one_network() -> None:
         ("secondary-1", "10.5.0.4", 9000),
     ]
     assert all(s.environment["REPLOG_FAILOVER"] == "true" for s in topology.services)  # ${REPLOG_FAILOVER:-true}
-
-
-def _interpolate(value: str, environ: dict[str, str]) -> str:
-    """Compose's `${NAME:-default}` substitution, for the few forms the file uses."""
-    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: environ.get(m.group(1), m.group(2) or ""), value)
 
 
 def test_dockerfile_runs_as_non_root_with_a_data_volume_and_a_healthcheck() -> None:

@@ -82,17 +82,8 @@ FAILOVER_BAG: tuple[FaultKind, ...] = (
 FAILOVER_KINDS: tuple[FaultKind, ...] = tuple(dict.fromkeys(FAILOVER_BAG))
 # On hosts: no proxy to delay or reset a connection (and no tc netem in this kernel); a whole host cut off.
 HOSTS_BAG: tuple[FaultKind, ...] = (
-    FaultKind.PARTITION,
-    FaultKind.ONE_WAY,
+    *(kind for kind in FAILOVER_BAG if kind not in (FaultKind.PROXY_DELAY, FaultKind.PROXY_DROP)),
     FaultKind.ISOLATE_NODE,
-    FaultKind.PAUSE_NODE,
-    FaultKind.KILL_NODE,
-    FaultKind.SECONDARY_FAULTS,
-    FaultKind.KILL_LEADER,
-    FaultKind.KILL_LEADER,
-    FaultKind.PAUSE_LEADER,
-    FaultKind.ISOLATE_LEADER,
-    FaultKind.ISOLATE_LEADER,
 )
 HOSTS_KINDS: tuple[FaultKind, ...] = tuple(dict.fromkeys(HOSTS_BAG))
 LEADER = "leader"
