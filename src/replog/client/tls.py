@@ -77,18 +77,19 @@ def tls_failure(exc: BaseException, ca_name: str = "the CA file") -> str | None:
         if type(error).__module__ != "ssl":
             continue  # aiohttp's wrappers subclass the ssl errors without their attributes; read what they wrap.
         if isinstance(error, ssl.SSLCertVerificationError):
-            return f"its certificate does not verify against {ca_name} ({error.verify_message or error.reason})"
+            detail = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+            return f"its certificate does not verify against {ca_name} ({detail})"
         if isinstance(error, ssl.SSLError):
-            reason = error.reason or ""
+            reason = getattr(error, "reason", None) or ""
             if reason in _NOT_TLS or "wrong version number" in str(error):
                 return (
                     f"it does not speak TLS ({reason or error}): is it running without the tls_* settings "
                     "while this side uses TLS?"
                 )
-            if reason in _OUR_CERT_REFUSED:
+            if isinstance(error, ssl.SSLEOFError) or reason in _OUR_CERT_REFUSED:
                 return (
-                    f"it refused our certificate ({reason}): it requires a client certificate from the CA "
-                    "it trusts (tls_client_auth)"
+                    f"it ended the TLS handshake ({reason or 'EOF'}): it requires a client certificate "
+                    "(tls_client_auth), and ours is missing or not from the CA it trusts"
                 )
             return f"TLS handshake failed ({reason or error})"
     return None
