@@ -184,3 +184,19 @@ def test_other_failures_keep_their_type_and_text() -> None:
     assert tls.dial_failure(ConnectionRefusedError(111, "Connection refused"), tls=True) == (
         "ConnectionRefusedError: [Errno 111] Connection refused"
     )
+
+
+def test_one_node_does_not_retry_a_certificate_mismatch_but_several_move_on() -> None:
+    import random
+
+    from replog.client import RetryPolicy
+    from replog.client.failover import Failover, TryAgain
+
+    mismatch = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    alone = Failover(["https://a:1"], start=0, policy=RetryPolicy(), deadline=None, now=0.0, rng=random.Random(1))
+    given_up = alone.failed(mismatch, now=0.1)
+    assert not isinstance(given_up, TryAgain) and "does not verify against the CA file" in str(given_up)
+    several = Failover(
+        ["https://a:1", "https://b:2"], start=0, policy=RetryPolicy(), deadline=10.0, now=0.0, rng=random.Random(1)
+    )
+    assert isinstance(several.failed(mismatch, now=0.1), TryAgain)  # another node may have a good certificate
