@@ -86,6 +86,16 @@ class Config:
         default=1.0,
         metadata=_doc("with failover: silence from the leader before an election, drawn from [T, 2T]", min=0.05),
     )
+    tls_cert_file: str = field(
+        default="", metadata=_doc("PEM certificate (chain) this node serves and presents; with the key, turns TLS on")
+    )
+    tls_key_file: str = field(default="", metadata=_doc("PEM private key of tls_cert_file"))
+    tls_ca_file: str = field(
+        default="", metadata=_doc("PEM CA bundle peers' certificates must verify against; empty = the system's")
+    )
+    tls_client_auth: bool = field(
+        default=False, metadata=_doc("mutual TLS: every connection must present a certificate from tls_ca_file")
+    )
     log_level: str = field(
         default="INFO", metadata=_doc("DEBUG | INFO | WARNING | ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     )
@@ -117,6 +127,19 @@ class Config:
         if self.failover:
             return min(self.heartbeat_seconds, self.election_timeout_seconds / 4)
         return self.heartbeat_seconds
+
+    @property
+    def tls(self) -> bool:
+        """Whether this node serves HTTPS/WSS and dials its peers over TLS."""
+        return bool(self.tls_cert_file)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def url_of(self, address: str) -> str:
+        """The base URL of the node at `host:port`: every node of a cluster speaks the same scheme."""
+        return f"{self.scheme}://{address}"
 
     def faults_for(self, secondary_id: int) -> dict[str, Any]:
         plan = self.delivery_failure.get(str(secondary_id), {})
@@ -233,9 +256,27 @@ def _validate(config: Config) -> None:
         )
     if config.backoff_base_seconds > config.backoff_max_seconds:
         raise ConfigError("bad settings: backoff_base_seconds must not exceed backoff_max_seconds")
+    _validate_tls(config)
     for key, plan in config.delivery_failure.items():
         if not key.isdigit() or not isinstance(plan, dict):
             raise ConfigError(f"bad setting delivery_failure: entry {key!r} must map a secondary id to a mapping")
+
+
+def _validate_tls(config: Config) -> None:
+    """The combinations that make sense; whether the files load is checked at start (net/tls.py)."""
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        given, missing = (
+            ("tls_cert_file", "tls_key_file") if config.tls_cert_file else ("tls_key_file", "tls_cert_file")
+        )
+        raise ConfigError(f"bad settings: {given} is set but {missing} is not; TLS needs both")
+    if config.tls_ca_file and not config.tls_cert_file:
+        # A node that verifies its peers but cannot serve TLS itself could never be dialled by them.
+        raise ConfigError("bad settings: tls_ca_file is set but tls_cert_file and tls_key_file are not")
+    if config.tls_client_auth and not (config.tls_cert_file and config.tls_ca_file):
+        raise ConfigError(
+            "bad settings: tls_client_auth needs tls_cert_file, tls_key_file and tls_ca_file "
+            "(the CA that client certificates must verify against)"
+        )
 
 
 def _split_address(address: str, setting: str) -> tuple[str, int]:

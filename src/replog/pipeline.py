@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from types import TracebackType
 
 import aiohttp
 
+from replog.client.tls import context_from_env
 from replog.errors import ProtocolError
 from replog.wire.stream_codec import decode_answers, encode_appends
 
@@ -39,8 +41,18 @@ class PipelinedAppend:
 
 
 class PipelinedClient:
-    def __init__(self, url: str = "http://127.0.0.1:7000") -> None:
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:7000",
+        *,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """An https URL makes it wss, verified as `replog.client.Client` verifies (same arguments)."""
         self._url = url.rstrip("/") + "/stream"
+        self._ssl = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pending: list[tuple[int, int, str, str | None]] = []
@@ -59,7 +71,7 @@ class PipelinedClient:
         await self.close()
 
     async def connect(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl or True))
         self._ws = await self._session.ws_connect(self._url, max_msg_size=64 << 20)
         self._reader = asyncio.get_running_loop().create_task(self._read())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -60,6 +61,9 @@ class Cluster:
         self.config_file.write_text(yaml.safe_dump(config))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.session: aiohttp.ClientSession | None = None
+        # With TLS the tests' own requests use https and verify against the CA a test gives here.
+        self.scheme = "https" if config.get("tls_cert_file") else "http"
+        self.client_ssl: ssl.SSLContext | bool = True
 
     # ------------------------------------------------------------- processes
 
@@ -77,8 +81,8 @@ class Cluster:
         )
         log_file.close()
 
-    def start_master(self) -> None:
-        self._spawn("master", ["master"])
+    def start_master(self, env: dict[str, str] | None = None) -> None:
+        self._spawn("master", ["master"], env)
 
     def start_secondary(self, index: int, *extra: str, env: dict[str, str] | None = None) -> None:
         self._spawn(f"secondary-{index}", ["secondary", "--id", str(index), *extra], env)
@@ -112,14 +116,15 @@ class Cluster:
 
     def url(self, name: str) -> str:
         if name == "master":
-            return f"http://127.0.0.1:{self.master_port}"
-        return f"http://127.0.0.1:{self.secondary_ports[int(name.rsplit('-', 1)[1])]}"
+            return f"{self.scheme}://127.0.0.1:{self.master_port}"
+        return f"{self.scheme}://127.0.0.1:{self.secondary_ports[int(name.rsplit('-', 1)[1])]}"
 
     async def http(self) -> aiohttp.ClientSession:
         if self.session is None:
             # Idle connections are closed before the nodes' own keep-alive limit (header_timeout_seconds).
             self.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(keepalive_timeout=2)
+                timeout=aiohttp.ClientTimeout(total=30),
+                connector=aiohttp.TCPConnector(keepalive_timeout=2, ssl=self.client_ssl),
             )
         return self.session
 

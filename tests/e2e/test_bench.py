@@ -42,3 +42,22 @@ def test_bench_prints_rows_with_figures_and_ratios() -> None:
         assert row["msgs_per_s"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
     assert rows["http"]["vs_reference"].endswith("msgs/s of bare aiohttp POST handler, no replication")
     assert "[3/3] pipelined" in run.stderr  # the progress bar
+
+
+def test_bench_tls_rows_carry_figures_and_their_ratio_to_the_plain_rows() -> None:
+    only = "http,http-tls,pipelined,pipelined-tls"
+    run = subprocess.run(
+        [sys.executable, "-m", "replog", "bench", "--only", only, "--count", "200", "--seconds", "10", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {row["key"]: row for row in json.loads(run.stdout)}
+    assert list(rows) == only.split(",")  # each TLS row printed beside its plain one
+    for key in ("http-tls", "pipelined-tls"):
+        row = rows[key]
+        assert row["messages"] == 200 and row["errors"] == 0 and row["msgs_per_s"] > 0, row
+        assert "TLS on every link" in row["mode"]
+        plain = rows[key.removesuffix("-tls")]
+        assert row["vs_reference"].endswith(f"msgs/s of replog {plain['mode']}")

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="deadline per row (default 10)")
     parser.add_argument(
         "--only",
-        help="comma-separated row keys (bare,http,http-interval,http-never,http-memory,"
-        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-1k,redis,"
+        help="comma-separated row keys (bare,http,http-tls,http-interval,http-never,http-memory,"
+        "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-tls,pipelined-1k,redis,"
         "http-failover,http-forwarded,seq-failover)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")

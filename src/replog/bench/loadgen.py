@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -130,11 +131,12 @@ async def run_http(
     expect_status: int = 201,
     progress: Progress | None = None,
     stop: asyncio.Future[Any] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> LoadResult:
     loop = asyncio.get_running_loop()
     connections: list[_HttpConnection] = []
     for _ in range(concurrency):
-        _, connection = await loop.create_connection(_HttpConnection, "127.0.0.1", port)
+        _, connection = await loop.create_connection(_HttpConnection, "127.0.0.1", port, ssl=tls)
         connections.append(connection)
     idle = list(connections)
 

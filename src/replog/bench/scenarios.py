@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replog.bench.loadgen import LoadResult, Progress, http_post, run_concurrent, run_http
-from replog.bench.systems import Children, bare_aiohttp, nats_cluster, redis_cluster, replog_cluster
+from replog.bench.systems import Children, bare_aiohttp, bench_certs, nats_cluster, redis_cluster, replog_cluster
 
 __all__ = ["Budget", "Plan", "Row", "Scenario", "plans"]
 
@@ -64,11 +64,13 @@ def replog_http(
     reference: str | None,
     compare: str = "rate",
     via: int = 0,
+    tls: bool = False,
     **settings: object,
 ):
     async def scenario(budget: Budget, progress: Progress) -> Row:
         async def run(children: Children, directory: Path) -> Row:
-            port = await replog_cluster(children, directory, via=via, **settings)
+            context = bench_certs(directory) if tls else None
+            port = await replog_cluster(children, directory, via=via, tls=context, **settings)
             result = await run_http(
                 port,
                 _appends(w),
@@ -76,8 +78,11 @@ def replog_http(
                 count=budget.count,
                 deadline_s=budget.deadline_s,
                 progress=progress,
+                tls=context,
             )
-            mode = "HTTP POST, " + ", ".join(f"{k}={v}" for k, v in settings.items())
+            mode = ("HTTPS POST (TLS on every link), " if tls else "HTTP POST, ") + ", ".join(
+                f"{k}={v}" for k, v in settings.items()
+            )
             mode += ", via a follower" if via else ""
             return Row(key, "replog", mode, str(w), concurrency, result, reference, compare)
 
@@ -86,13 +91,15 @@ def replog_http(
     return scenario
 
 
-def replog_pipelined(key: str, *, w: int, inflight: int, reference: str | None, **settings: object):
+def replog_pipelined(key: str, *, w: int, inflight: int, reference: str | None, tls: bool = False, **settings: object):
     async def scenario(budget: Budget, progress: Progress) -> Row:
         from replog.pipeline import PipelinedClient
 
         async def run(children: Children, directory: Path) -> Row:
-            port = await replog_cluster(children, directory, **settings)
-            async with PipelinedClient(f"http://127.0.0.1:{port}") as client:
+            context = bench_certs(directory) if tls else None
+            port = await replog_cluster(children, directory, tls=context, **settings)
+            url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+            async with PipelinedClient(url, ssl_context=context) as client:
 
                 async def append(_number: int) -> None:
                     await client.append(PAYLOAD, w)
@@ -100,7 +107,9 @@ def replog_pipelined(key: str, *, w: int, inflight: int, reference: str | None, 
                 result = await run_concurrent(
                     append, concurrency=inflight, count=budget.count, deadline_s=budget.deadline_s, progress=progress
                 )
-            mode = "pipelined /stream, " + ", ".join(f"{k}={v}" for k, v in settings.items())
+            mode = ("pipelined wss /stream (TLS on every link), " if tls else "pipelined /stream, ") + ", ".join(
+                f"{k}={v}" for k, v in settings.items()
+            )
             return Row(key, "replog", mode, str(w), inflight, result, reference)
 
         return await _with_children(run)
@@ -225,6 +234,8 @@ def plans() -> list[Plan]:
     return [
         Plan("bare", True, bare_http("bare", concurrency=64)),
         Plan("http", False, replog_http("http", w=3, concurrency=64, reference="bare", **always)),
+        # TLS on every link (client, replication, votes), against the plain row of the same run.
+        Plan("http-tls", False, replog_http("http-tls", w=3, concurrency=64, reference="http", tls=True, **always)),
         Plan(
             "http-interval",
             False,
@@ -243,6 +254,11 @@ def plans() -> list[Plan]:
         Plan("seq", False, replog_http("seq", w=3, concurrency=1, reference="nats-seq-sync", compare="p50", **always)),
         Plan("nats-async", True, nats("nats-async", inflight=64, sync_always=False, mode="async publish")),
         Plan("pipelined", False, replog_pipelined("pipelined", w=3, inflight=64, reference="nats-async", **always)),
+        Plan(
+            "pipelined-tls",
+            False,
+            replog_pipelined("pipelined-tls", w=3, inflight=64, reference="pipelined", tls=True, **always),
+        ),
         Plan(
             "pipelined-1k",
             False,

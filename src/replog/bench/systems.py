@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -81,10 +82,10 @@ async def wait_tcp(port: int, timeout_s: float = 20) -> None:
             await asyncio.sleep(0.05)  # why: poll a port with a deadline while a child process starts
 
 
-async def wait_http(url: str, ready: str, timeout_s: float = 20) -> None:
+async def wait_http(url: str, ready: str, timeout_s: float = 20, tls: ssl.SSLContext | None = None) -> None:
     """Poll `url` until its JSON body contains the text `ready`."""
     deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls or True)) as session:
         while True:
             try:
                 async with session.get(url) as response:
@@ -97,11 +98,33 @@ async def wait_http(url: str, ready: str, timeout_s: float = 20) -> None:
             await asyncio.sleep(0.05)  # why: poll with a deadline while a child process starts
 
 
-async def replog_cluster(children: Children, directory: Path, *, via: int = 0, **settings: object) -> int:
+def bench_certs(directory: Path) -> ssl.SSLContext:
+    """A fresh CA and node certificates in `directory`/certs (valid for 127.0.0.1); a client context trusting it."""
+    from replog.client.tls import client_context
+    from replog.net.certs import write_certs
+
+    written = write_certs(directory / "certs", ["bench", "127.0.0.1"])
+    return client_context(str(written.ca_file))
+
+
+async def replog_cluster(
+    children: Children, directory: Path, *, via: int = 0, tls: ssl.SSLContext | None = None, **settings: object
+) -> int:
     """Start master + 2 secondaries; once both secondaries stream, return the port of node `via`
-    (0: the master; N + 1: secondary N, which forwards appends to the leader when failover is on)."""
+    (0: the master; N + 1: secondary N, which forwards appends to the leader when failover is on).
+
+    With `tls` (from bench_certs(directory)) every node serves HTTPS and replicates over TLS."""
     master_port = free_port()
     secondary_ports = [free_port(), free_port()]
+    if tls is not None:
+        certs = directory / "certs"
+        settings = {
+            "tls_cert_file": str(certs / "bench.pem"),
+            "tls_key_file": str(certs / "bench-key.pem"),
+            "tls_ca_file": str(certs / "ca.pem"),
+            **settings,
+        }
+    scheme = "https" if tls is not None else "http"
     config = {
         "master": f"127.0.0.1:{master_port}",
         "secondaries": [f"127.0.0.1:{port}" for port in secondary_ports],
@@ -119,8 +142,8 @@ async def replog_cluster(children: Children, directory: Path, *, via: int = 0, *
     await wait_tcp(master_port)
     if settings.get("failover"):
         # The master campaigns first; the load starts once it leads (its /health then lists its peers).
-        await wait_http(f"http://127.0.0.1:{master_port}/health", '"role": "leader"')
-    await wait_http(f"http://127.0.0.1:{master_port}/health", '"alive": 3')
+        await wait_http(f"{scheme}://127.0.0.1:{master_port}/health", '"role": "leader"', tls=tls)
+    await wait_http(f"{scheme}://127.0.0.1:{master_port}/health", '"alive": 3', tls=tls)
     return [master_port, *secondary_ports][via]
 
 

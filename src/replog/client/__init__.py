@@ -24,6 +24,10 @@ commas), a request that gets no answer, or a 503 "no leader" while the cluster e
 next node, with the same request_id, until `failover_timeout` seconds (default 10) have passed; a call
 starts at the node that last answered. With one URL nothing changes. The rules are in `failover`.
 
+TLS: https URLs are verified against `ca_file` ($REPLOG_CA_FILE, else the system's trust store); a cluster
+with `tls_client_auth` also wants `cert_file` and `key_file`. A certificate that does not verify is said
+so (see `tls`), and with one node it is not retried: the next attempt would meet the same certificate.
+
 `AsyncClient` is imported on first use: aiohttp takes longer to import than a CLI command takes to run.
 """
 

@@ -25,6 +25,7 @@ from replog.client.errors import (
     Unavailable,
     WriteConcernTimeout,
 )
+from replog.client.tls import tls_failure
 
 __all__ = [
     "DEFAULT_URL",
@@ -34,6 +35,8 @@ __all__ = [
     "append_call",
     "connection_failed",
     "decode",
+    "explain",
+    "is_tls_failure",
     "fault_settings",
     "faults_call",
     "get_call",
@@ -219,7 +222,32 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# A node that closes the connection before answering: what a TLS node does to a plain request, and a mutual-TLS
+# node to a client without a certificate from its CA (http.client's and aiohttp's names for it).
+_DISCONNECTED = frozenset({"RemoteDisconnected", "ServerDisconnectedError"})
+
+
 def connection_failed(url: str, reason: BaseException | str, attempts: int) -> ConnectionFailed:
-    why = reason if isinstance(reason, str) else (str(reason) or type(reason).__name__)
+    why = reason if isinstance(reason, str) else explain(reason)
     tries = f" (after {attempts} attempts)" if attempts > 1 else ""
     return ConnectionFailed(f"cannot reach {url}: {why}{tries}", attempts=attempts)
+
+
+def is_tls_failure(reason: BaseException) -> bool:
+    """A certificate or protocol mismatch: a retry on the same node meets the same certificate."""
+    return tls_failure(reason) is not None
+
+
+def explain(reason: BaseException) -> str:
+    """Why a request got no answer, with the TLS setting to check when TLS is the likely cause."""
+    described = tls_failure(reason, "the CA file (ca_file, --ca-file, $REPLOG_CA_FILE)")
+    if described is not None:
+        return described
+    text = str(reason) or type(reason).__name__
+    if type(reason).__name__ in _DISCONNECTED:
+        return (
+            f"{text}: the node closed the connection without answering (a node serving HTTPS does so to an "
+            "http:// URL, and one with tls_client_auth to a client without a certificate from its CA: "
+            "--cert-file/--key-file)"
+        )
+    return text

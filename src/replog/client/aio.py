@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -33,6 +34,7 @@ from replog.client.results import (
     parse_messages,
 )
 from replog.client.retry import RetryPolicy
+from replog.client.tls import context_from_env
 
 __all__ = ["AsyncClient"]
 
@@ -66,8 +68,14 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         failover_timeout: float | None = None,
         session: aiohttp.ClientSession | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """A `session` passed in is used as it is: its connector's TLS settings apply, not ca_file and the rest."""
         self.urls = _http.resolve_urls(url)
+        self.ssl_context = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
         self.timeout = timeout
@@ -244,5 +252,6 @@ class AsyncClient:
     def _http(self) -> aiohttp.ClientSession:
         """Created on first use, inside the running loop, as aiohttp requires."""
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            tls = self.ssl_context if self.ssl_context is not None else True
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
         return self._session

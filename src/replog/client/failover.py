@@ -134,6 +134,8 @@ class Failover:
         """
         self.tries += 1
         self._tried[self.node] = None
+        if self._deadline is None and _http.is_tls_failure(reason):
+            return self._give_up(reason)  # One node and a TLS mismatch: a retry would meet the same certificate.
         step = next_try(
             failed_node=self.node,
             tries=self.tries,

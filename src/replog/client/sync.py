@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ from replog.client.results import (
     parse_step_down,
 )
 from replog.client.retry import RetryPolicy
+from replog.client.tls import context_from_env
 
 __all__ = ["Client"]
 
@@ -63,6 +65,10 @@ class Client:
     backoff after each round, until `failover_timeout` seconds (default 10 with several URLs) have passed
     since the call began; then it raises the last error, naming the nodes tried. Any other answer is final,
     read-only (no quorum) included. A call starts at the node that last answered.
+
+    https URLs are verified against `ca_file` (default $REPLOG_CA_FILE, else the system's trust store);
+    `cert_file` and `key_file` (default $REPLOG_CERT_FILE, $REPLOG_KEY_FILE) present a client certificate,
+    which a cluster with `tls_client_auth: true` requires. `ssl_context` replaces all three.
     """
 
     def __init__(
@@ -73,8 +79,13 @@ class Client:
         timeout: float | None = 30.0,
         retry: RetryPolicy | None = None,
         failover_timeout: float | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.urls = _http.resolve_urls(url)
+        self.ssl_context = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
         self._token = token
@@ -218,7 +229,9 @@ class Client:
         """
         health = self.node_health()
         if isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
-            with Client(health.leader_url, token=self._token, timeout=self.timeout) as leader:
+            with Client(
+                health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
+            ) as leader:
                 return leader.step_down()
         return parse_step_down(self._send(_http.Call("POST", "/admin/step-down", b"", self.timeout)))
 
@@ -278,8 +291,13 @@ class Client:
             self._drop()
         if self._conn is None:
             target = self._nodes[node]
-            factory = http.client.HTTPSConnection if target.https else http.client.HTTPConnection
-            conn = factory(target.host, target.port, timeout=connect_timeout)
+            conn: http.client.HTTPConnection
+            if target.https:
+                conn = http.client.HTTPSConnection(
+                    target.host, target.port, timeout=connect_timeout, context=self.ssl_context
+                )
+            else:
+                conn = http.client.HTTPConnection(target.host, target.port, timeout=connect_timeout)
             try:
                 conn.connect()
             except OSError as exc:

@@ -1,4 +1,4 @@
-"""Client subcommands of `replog`: append, list, tail, health, faults, step-down.
+"""Client subcommands of `replog`: append, list, tail, health, faults, step-down; and certs.
 
 `register(subparsers)` adds them to the top-level parser (cli.py owns that parser); each sets
 `handler=<function(args) -> int>`, the process exit code. `main(argv)` runs them on their own.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from replog.commands import append, faults, health, leadership, messages
+from replog.commands import append, certs, faults, health, leadership, messages
 
 __all__ = ["build_parser", "main", "register"]
 
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     health.add_parser(subparsers)
     faults.add_parser(subparsers)
     leadership.add_parser(subparsers)
+    certs.add_parser(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:

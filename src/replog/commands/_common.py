@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from replog.client import Client, ReplogClientError, RetryPolicy, WriteConcernTimeout
 from replog.client._http import DEFAULT_URL, ENV_TOKEN, ENV_URL
+from replog.client.tls import ENV_CA_FILE, ENV_CERT_FILE, ENV_KEY_FILE
 
 __all__ = [
     "EXIT_FAILED",
@@ -54,6 +55,17 @@ def output_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--json", dest="as_json", action="store_true", help="print JSON for scripts")
     parent.add_argument("--token", default=None, help=f"Bearer token, if the node requires one (default: ${ENV_TOKEN})")
+    parent.add_argument(
+        "--ca-file",
+        default=None,
+        help=f"PEM CA to verify https nodes against (default: ${ENV_CA_FILE}, else the system's trust store)",
+    )
+    parent.add_argument(
+        "--cert-file",
+        default=None,
+        help=f"client certificate, for clusters with tls_client_auth (default: ${ENV_CERT_FILE})",
+    )
+    parent.add_argument("--key-file", default=None, help=f"the key of --cert-file (default: ${ENV_KEY_FILE})")
     return parent
 
 
@@ -81,14 +93,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def client_for(url: str | None, token: str | None = None, *, one_node: str | None = None) -> Client:
+def client_for(
+    url: str | None,
+    token: str | None = None,
+    *,
+    one_node: str | None = None,
+    tls: argparse.Namespace | None = None,
+) -> Client:
     """The client for `url` (one node, or several comma-separated).
 
     `one_node` names the option when it must name exactly one node (`faults URL`, `--node`): those talk to
-    that node, and going on to another would act on, or read from, a node the user did not name.
+    that node, and going on to another would act on, or read from, a node the user did not name. `tls` is
+    the parsed command line, for --ca-file, --cert-file and --key-file.
     """
+    files = {name: getattr(tls, name, None) for name in ("ca_file", "cert_file", "key_file")}
     try:
-        client = Client(url, token=token, retry=RETRY, failover_timeout=FAILOVER_TIMEOUT)
+        client = Client(url, token=token, retry=RETRY, failover_timeout=FAILOVER_TIMEOUT, **files)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if one_node is not None and len(client.urls) > 1:

@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    with client_for(args.url, args.token) as client:
+    with client_for(args.url, args.token, tls=args) as client:
         if args.msg == "-":
             return _append_lines(client, args, sys.stdin)
         result = client.append(args.msg, w=args.w, request_id=args.request_id, timeout_ms=args.timeout_ms)

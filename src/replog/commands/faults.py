@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    with client_for(args.url, args.token, one_node="URL") as client:
+    with client_for(args.url, args.token, one_node="URL", tls=args) as client:
         delay = None if args.delay_ms is None else (args.delay_ms[0], args.delay_ms[1])
         changes = (args.error_after_append, delay, args.internal_looping, args.server_unavailable)
         if all(value is None for value in changes):

@@ -7,6 +7,7 @@ terminal, so piped output stays plain text.
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 from dataclasses import asdict
 
@@ -31,9 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    with client_for(args.url, args.token) as client:
+    with client_for(args.url, args.token, tls=args) as client:
         if len(client.urls) > 1:  # Several nodes named: every node's own view, so who leads is plain.
-            return _run_each(client.urls, args)
+            return _run_each(client.urls, args, client.ssl_context)
         health = client.node_health()
         url = client.url
     if args.as_json:
@@ -43,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_each(urls: tuple[str, ...], args: argparse.Namespace) -> int:
+def _run_each(urls: tuple[str, ...], args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> int:
     views: list[tuple[str, Health | str]] = []
     for url in urls:
         try:
-            with Client(url, token=args.token) as node:
+            with Client(url, token=args.token, ssl_context=ssl_context) as node:
                 views.append((url, node.node_health()))
         except ReplogClientError as exc:
             views.append((url, str(exc)))

@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    with client_for(args.url, args.token) as client:
+    with client_for(args.url, args.token, tls=args) as client:
         result = client.step_down()
     if args.as_json:
         emit_json(asdict(result))

@@ -93,8 +93,8 @@ def run_tail(args: argparse.Namespace) -> int:
 def _reader(args: argparse.Namespace) -> Client:
     """--node is one node by design (to read what that node holds); --url may list several."""
     if args.node:
-        return client_for(args.node, args.token, one_node="--node")
-    return client_for(args.url, args.token)
+        return client_for(args.node, args.token, one_node="--node", tls=args)
+    return client_for(args.url, args.token, tls=args)
 
 
 def _print_one(message: Message, as_json: bool) -> None:

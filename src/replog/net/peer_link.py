@@ -1,6 +1,6 @@
 """One persistent replication link from the master to one secondary.
 
-The master dials `ws://<secondary>/replication` and keeps that WebSocket for as long as it
+The master dials `ws://<secondary>/replication` (`wss://` with TLS) and keeps that WebSocket for as long as it
 lives. A reader task feeds decoded frames to the master's core; `send` queues encoded frames
 for a writer task, which awaits the socket's drain, so a slow secondary pushes back on its
 own link only. When the link fails, the link waits a backoff delay and dials again, forever.
@@ -20,6 +20,7 @@ import aiohttp
 from replog.core.messages import Message
 from replog.errors import ProtocolError
 from replog.net.backoff import delay_ms
+from replog.net.tls import dial_failure
 from replog.wire import codec
 
 __all__ = ["FRAME_BYTES_MAX", "MASTER_INSTANCE_HEADER", "LinkCallbacks", "PeerLink"]
@@ -60,9 +61,13 @@ class PeerLink:
         probe_interval_s: float,
         headers: dict[str, str],
         rng: random.Random,
+        scheme: str = "http",
+        name: str = "",
     ) -> None:
         self.peer = peer
         self.address = address
+        self.url = f"{scheme}://{address}"
+        self.name = name or f"node {peer}"
         self._session = session
         self._callbacks = callbacks
         self._timeout_s = connection_timeout_s
@@ -78,10 +83,6 @@ class PeerLink:
         self.reconnects = 0  # connections made, for /metrics and /health
         self.retries = 0  # backoff waits begun
         self.last_error = ""
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}"
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.peer}")
@@ -133,7 +134,7 @@ class PeerLink:
                 self._timeout_s,
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            self._note_failure(f"dial failed: {_describe(exc)}")
+            self._note_failure(dial_failure(exc, tls=self.url.startswith("https:")))
             return False
         if self._stopping:  # stopped while dialling (see stop())
             await ws.close()
@@ -204,8 +205,9 @@ class PeerLink:
         return True
 
     def _note_failure(self, error: str) -> None:
+        """One WARNING per distinct reason, however often the link redials."""
         if error != self.last_error:
-            log.warning("link %d to %s: %s", self.peer, self.address, error)
+            log.warning("link %d: cannot reach %s at %s: %s", self.peer, self.name, self.url, error)
         self.last_error = error
 
 

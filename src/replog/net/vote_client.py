@@ -18,6 +18,7 @@ import aiohttp
 from replog.core.vote_messages import VoteMessage
 from replog.errors import ProtocolError
 from replog.net.auth import bearer
+from replog.net.tls import dial_failure
 from replog.wire import vote_codec
 
 __all__ = ["ANSWER_BYTES_MAX", "VoteClient"]
@@ -29,10 +30,18 @@ ANSWER_BYTES_MAX = 4096
 
 
 class VoteClient:
-    def __init__(self, session: aiohttp.ClientSession, peers: Mapping[int, str], token: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        peers: Mapping[int, str],
+        token: str,
+        timeout_s: float,
+        scheme: str = "http",
+    ) -> None:
         """`peers`: node id -> `host:port`; `timeout_s` bounds a whole exchange (the node passes connection_timeout)."""
         self._session = session  # Owned by the caller, which closes it after close().
-        self._urls = {peer: f"http://{address}/vote" for peer, address in peers.items()}
+        self._urls = {peer: f"{scheme}://{address}/vote" for peer, address in peers.items()}
+        self._tls = scheme == "https"
         self._headers = {**bearer(token), "Content-Type": "application/octet-stream"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._timeout_s = timeout_s
@@ -54,7 +63,7 @@ class VoteClient:
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too.
             return self._lost(peer, message, f"no answer within {self._timeout_s:g} s")
         except (aiohttp.ClientError, OSError) as exc:
-            return self._lost(peer, message, f"{type(exc).__name__}: {exc}")
+            return self._lost(peer, message, dial_failure(exc, tls=self._tls))
         if not 200 <= response.status < 300:
             detail = body[:200].decode("utf-8", "replace")
             return self._lost(peer, message, f"HTTP {response.status} {detail}")

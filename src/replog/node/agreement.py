@@ -26,7 +26,7 @@ async def first_disagreement(config: Config, node_id: int, session: aiohttp.Clie
     while pending:
         for peer, address in list(pending.items()):
             try:
-                async with session.get(f"http://{address}/health", timeout=timeout) as response:
+                async with session.get(f"{config.url_of(address)}/health", timeout=timeout) as response:
                     health = await response.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError):
                 continue  # Not up yet: it checks us when it starts, and we check it when it answers.

@@ -40,6 +40,7 @@ from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.node.committer import GroupCommitter
 from replog.node.leader_reports import log_report, settle
+from replog.node.names import node_name
 from replog.storage.base import LogStore
 
 __all__ = ["LEADER_HEADER", "TERM_HEADER", "Leading", "leader_limits"]
@@ -121,6 +122,8 @@ class Leading:
                 probe_interval_s=config.link_heartbeat_seconds,
                 headers=headers,
                 rng=rng,
+                scheme=config.scheme,
+                name=node_name(peer),
             )
             for peer in self.peers
         }

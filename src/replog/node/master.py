@@ -36,6 +36,7 @@ from replog.errors import StorageError
 from replog.metrics import CounterMetricFamily, GaugeMetricFamily, NodeMetrics, gauge, per_secondary
 from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
+from replog.net.tls import node_session
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.node.leader_reports import log_report, settle
@@ -110,7 +111,7 @@ class MasterNode:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._session = node_session(self.config)
         callbacks = LinkCallbacks(self._on_link_up, self._on_link_down, self._on_frame)
         rng = random.Random()
         for peer, address in enumerate(self.config.secondaries):
@@ -125,6 +126,8 @@ class MasterNode:
                 probe_interval_s=self.config.heartbeat_seconds,
                 headers={**bearer(self.config.cluster_token), MASTER_INSTANCE_HEADER: self.instance_id},
                 rng=rng,
+                scheme=self.config.scheme,
+                name=f"secondary-{peer}",
             )
             self._links.append(link)
         self._committer.start()

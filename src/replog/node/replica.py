@@ -41,6 +41,7 @@ from replog.core.vote_messages import VoteMessage, VoteRequest, VoteResponse
 from replog.errors import NoLeader, ReadOnly, ReplogError, StorageError, TransferFailed
 from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics
+from replog.net.tls import node_session
 from replog.net.vote_client import VoteClient
 from replog.node.agreement import first_disagreement
 from replog.node.clock import Clock, RealClock
@@ -120,9 +121,11 @@ class ReplicaNode:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._session = node_session(self.config)
         peers = {peer: address for peer, address in enumerate(self.config.nodes) if peer != self.id}
-        self._votes = VoteClient(self._session, peers, self.config.cluster_token, self.config.connection_timeout)
+        self._votes = VoteClient(
+            self._session, peers, self.config.cluster_token, self.config.connection_timeout, self.config.scheme
+        )
         self._committer.start()
         loop = asyncio.get_running_loop()
         self.fatal = loop.create_future()

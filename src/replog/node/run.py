@@ -20,6 +20,7 @@ from aiohttp import web
 
 from replog.config import Config
 from replog.errors import StartupError
+from replog.net import tls
 from replog.node.master import MasterNode
 from replog.node.replica import ReplicaNode
 from replog.node.secondary import SecondaryNode
@@ -89,7 +90,7 @@ def _listen(host: str, port: int) -> socket.socket:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-async def _serve(app: web.Application, listener: socket.socket, header_timeout_s: float) -> web.AppRunner:
+async def _serve(app: web.Application, listener: socket.socket, config: Config) -> web.AppRunner:
     # aiohttp's keep-alive timer also runs from the moment a connection opens, so it bounds how
     # long a client may take to send a complete request head: a trickling client is cut off. After
     # an answer that left a body unread, aiohttp lingers to drain it; keep that short too.
@@ -98,11 +99,11 @@ async def _serve(app: web.Application, listener: socket.socket, header_timeout_s
         access_log=None,
         handle_signals=False,
         shutdown_timeout=2.0,
-        keepalive_timeout=header_timeout_s,
-        lingering_time=min(header_timeout_s, 2.0),
+        keepalive_timeout=config.header_timeout_seconds,
+        lingering_time=min(config.header_timeout_seconds, 2.0),
     )
     await runner.setup()
-    await web.SockSite(runner, listener).start()
+    await web.SockSite(runner, listener, ssl_context=tls.server_context(config)).start()
     return runner
 
 
@@ -126,7 +127,7 @@ async def _run_node(
     """Start the node (its links may call peers at once), then answer on the already bound port."""
     await node.start()
     try:
-        runner = await _serve(app, listener, node.config.header_timeout_seconds)
+        runner = await _serve(app, listener, node.config)
     except BaseException:
         await node.stop()
         raise
@@ -151,7 +152,7 @@ async def _replica_main(config: Config, node_id: int) -> None:
     except StartupError:
         store.close()
         raise
-    log.info("%s listening on %s", name, config.nodes[node_id])
+    log.info("%s listening on %s%s", name, config.url_of(config.nodes[node_id]), _tls_note(config))
     node_dir = node_data_dir(config, name) if config.storage == "disk" else None
     node = ReplicaNode(config, node_id, store, node_dir=node_dir)
     await _run_node(node, replica_app(node), listener)
@@ -166,7 +167,7 @@ async def _master_main(config: Config) -> None:
     except StartupError:
         store.close()
         raise
-    log.info("master listening on %s", config.master)
+    log.info("master listening on %s%s", config.url_of(config.master), _tls_note(config))
     node = MasterNode(config, store)
     await _run_node(node, master_app(node), listener)
 
@@ -181,13 +182,20 @@ async def _secondary_main(config: Config, secondary_id: int) -> None:
     except StartupError:
         store.close()
         raise
-    log.info("secondary %d listening on %s:%d", secondary_id, host, port)
+    log.info("secondary %d listening on %s%s", secondary_id, config.url_of(f"{host}:{port}"), _tls_note(config))
     node = SecondaryNode(config, secondary_id, store)
     await _run_node(node, secondary_app(node), listener)
 
 
+def _tls_note(config: Config) -> str:
+    if not config.tls:
+        return " (plain HTTP: tokens and data cross the network in the clear)"
+    return " (TLS, client certificates required)" if config.tls_client_auth else " (TLS)"
+
+
 def run_master(config: Config) -> None:
     setup_logging(config.log_level)
+    tls.check(config)  # A missing or mismatched TLS file is one line before anything starts.
     _use_uvloop()
     with _data_dir_locked(config, "master"):
         asyncio.run(_replica_main(config, 0) if config.failover else _master_main(config))
@@ -197,6 +205,7 @@ def run_secondary(config: Config, secondary_id: int, *, reset: bool = False) -> 
     """Run secondary `secondary_id`; `reset` wipes its log first (under the lock, so never a live node's)."""
     setup_logging(config.log_level)
     config.secondary_address(secondary_id)  # Fails fast, naming the setting, before anything starts.
+    tls.check(config)
     _use_uvloop()
     with _data_dir_locked(config, f"secondary-{secondary_id}"):
         if reset:

@@ -32,6 +32,7 @@ from replog.faults import FaultPlan
 from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX, MASTER_INSTANCE_HEADER
+from replog.net.tls import dial_failure, node_session
 from replog.node.acks import send_acks, send_quietly
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
@@ -245,8 +246,9 @@ class SecondaryNode:
 
     async def _announce(self) -> None:
         """Tell the master we are up so it dials now instead of after its backoff."""
-        url = f"http://{self.config.master}/join"
-        async with aiohttp.ClientSession() as session:
+        url = self.config.url_of(self.config.master) + "/join"
+        said = ""
+        async with node_session(self.config) as session:
             for attempt in range(5):
                 try:
                     async with session.post(
@@ -260,7 +262,11 @@ class SecondaryNode:
                             return
                         log.warning("master refused our announcement: HTTP %d", response.status)
                         return
-                except (aiohttp.ClientError, OSError, TimeoutError):
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    why = dial_failure(exc, tls=self.config.tls)
+                    if why != said:  # once per reason: a master that is down for a while is not news each time
+                        log.warning("cannot announce ourselves to the master at %s: %s", url, why)
+                        said = why
                     await asyncio.sleep(min(2.0, 0.2 * 2**attempt))  # why: backoff between announcements
 
 

@@ -161,7 +161,8 @@ def secondary_app(node: SecondaryNode) -> web.Application:
         return await _serve_messages(request, node.read_synced, node.store.synced_index)
 
     async def not_writable(request: web.Request) -> web.Response:
-        return _error(405, f"secondaries are read-only: append on the master at http://{node.config.master}/")
+        master_url = node.config.url_of(node.config.master)
+        return _error(405, f"secondaries are read-only: append on the master at {master_url}/")
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(

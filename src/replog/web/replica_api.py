@@ -67,7 +67,8 @@ def replica_app(node: ReplicaNode) -> web.Application:
     async def step_down(request: web.Request) -> web.Response:
         if node.ready_leader is None:
             leader = node.leader()
-            where = f"the leader is {leader.name} at http://{leader.address}" if leader else "no leader is known"
+            url = node.config.url_of(leader.address) if leader else ""
+            where = f"the leader is {leader.name} at {url}" if leader else "no leader is known"
             return _error(409, f"{node.name} is not the leader; {where}")
         target = node.transfer_candidate()
         if target is None:
@@ -116,7 +117,7 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=node.config.connection_timeout)
     try:
         async with node.http_session.post(
-            f"http://{address}{request.path}", data=body, headers=headers, timeout=timeout
+            f"{node.config.url_of(address)}{request.path}", data=body, headers=headers, timeout=timeout
         ) as answer:
             payload = await answer.read()
             passed = {"Content-Type": answer.headers.get("Content-Type", "application/json")}
@@ -146,7 +147,7 @@ def _health(node: ReplicaNode) -> dict[str, object]:
         "term": node.election.term,
         "leader": None
         if leader is None
-        else {"id": leader.node_id, "name": leader.name, "url": f"http://{leader.address}"},
+        else {"id": leader.node_id, "name": leader.name, "url": node.config.url_of(leader.address)},
         "last_index": node.store.synced_index,
         "commit_index": node.commit_index,
         "rolled_back": node.following.rolled_back,

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from replog.config import Config
 from replog.net.auth import bearer
+from replog.net.tls import node_session
 from replog.node.names import node_name
 from replog.web.guards import guarded, read_body
 
@@ -63,7 +64,7 @@ def add_ui_routes(app: web.Application, config: Config) -> None:
         app.router.add_get(path, _file(static.joinpath(name).read_bytes(), content_type))  # fails at start if unshipped
 
     async def session_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FAULTS_TIMEOUT_S))
+        app[SESSION] = node_session(config, timeout=aiohttp.ClientTimeout(total=FAULTS_TIMEOUT_S))
         yield
         await app[SESSION].close()
 
@@ -89,7 +90,7 @@ def add_ui_routes(app: web.Application, config: Config) -> None:
         headers = {**bearer(config.cluster_token), "Content-Type": "application/json"}
         try:
             async with request.app[SESSION].request(
-                request.method, f"http://{address}/faults", data=body, headers=headers
+                request.method, f"{config.url_of(address)}/faults", data=body, headers=headers
             ) as response:
                 return web.json_response(await response.json(content_type=None), status=response.status)
         except TimeoutError:
@@ -102,7 +103,8 @@ def add_ui_routes(app: web.Application, config: Config) -> None:
 
     async def cluster(request: web.Request) -> web.Response:
         session = request.app[SESSION]
-        views = await asyncio.gather(*(_node_view(session, i, address) for i, address in enumerate(config.nodes)))
+        urls = [config.url_of(address) for address in config.nodes]
+        views = await asyncio.gather(*(_node_view(session, i, url) for i, url in enumerate(urls)))
         return web.json_response(views)
 
     app.router.add_get("/ui/config", ui_config)
@@ -122,10 +124,10 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-async def _node_view(session: aiohttp.ClientSession, node_id: int, address: str) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": node_id, "name": node_name(node_id), "url": f"http://{address}"}
+async def _node_view(session: aiohttp.ClientSession, node_id: int, url: str) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": node_id, "name": node_name(node_id), "url": url}
     try:
-        async with session.get(f"http://{address}/health") as response:
+        async with session.get(f"{url}/health") as response:
             health = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return {**view, "error": f"unreachable: {exc or type(exc).__name__}"}
