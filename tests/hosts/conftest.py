@@ -10,6 +10,7 @@ import pytest
 
 from replog.hosts.cluster import HostCluster
 from replog.hosts.network import unavailable_reason
+from replog.net.certs import write_certs
 from tests.hosts.support import agreed_leader, logs_tail, until
 
 START_TIMEOUT_S = 30.0
@@ -24,7 +25,28 @@ def hosts_available() -> None:
 @pytest.fixture
 def compose_cluster(hosts_available: None, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HostCluster]:
     """The compose file's three nodes on their own hosts, as the file starts them, with a leader elected."""
-    with HostCluster.from_compose(tmp_path) as cluster:
+    yield from _running(HostCluster.from_compose(tmp_path), request)
+
+
+@pytest.fixture
+def tls_compose_cluster(hosts_available: None, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HostCluster]:
+    """The same with TLS on every link: `replog certs` for the three service names and their addresses, each
+    node given its own certificate through REPLOG_TLS_* as an operator would add them to the compose file."""
+    names = ["master", "secondary-0", "secondary-1"]
+    certs = write_certs(tmp_path / "certs", [*names, "10.5.0.2", "10.5.0.3", "10.5.0.4"])
+    node_env = {
+        name: {
+            "REPLOG_TLS_CERT_FILE": str(certs.certs[name][0]),
+            "REPLOG_TLS_KEY_FILE": str(certs.certs[name][1]),
+            "REPLOG_TLS_CA_FILE": str(certs.ca_file),
+        }
+        for name in names
+    }
+    yield from _running(HostCluster.from_compose(tmp_path, node_env=node_env), request)
+
+
+def _running(cluster: HostCluster, request: pytest.FixtureRequest) -> Iterator[HostCluster]:
+    with cluster:
         cluster.start_all()
         until(lambda: agreed_leader(cluster, cluster.names), START_TIMEOUT_S, "the cluster to elect a leader")
         yield cluster

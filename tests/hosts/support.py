@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,10 +19,18 @@ POLL_S = 0.05
 
 
 def request(cluster: HostCluster, method: str, url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
-    """One request from the client host; (status, JSON body or text). Connection errors raise OSError."""
+    """One request from the client host; (status, JSON body or text). Connection errors raise OSError.
+
+    https URLs are verified against the cluster's REPLOG_TLS_CA_FILE."""
     parts = urlsplit(url)
     with cluster.network.inside():
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=cluster.environment(cluster.names[0])["REPLOG_TLS_CA_FILE"])
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
         try:
             payload = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if payload is not None else {}

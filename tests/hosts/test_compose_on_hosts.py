@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from replog.hosts.cluster import HostCluster
 from replog.hosts.cuts import isolate
+from replog.net.certs import write_certs
 from tests.hosts.support import health, until
 
 pytestmark = pytest.mark.e2e
@@ -55,8 +57,7 @@ def test_the_seed_walkthrough_on_hosts_and_w3_waits_for_a_cut_secondary(compose_
 def test_the_image_healthcheck_finds_its_node_by_the_data_directory(compose_cluster: HostCluster) -> None:
     """`replog healthcheck` (the Dockerfile's HEALTHCHECK) with a service's environment, on its host."""
     cluster = compose_cluster
-    service = cluster.topology.service("secondary-0")
-    env = {"PATH": "/usr/bin:/bin", **service.environment, "REPLOG_DATA_DIR": str(cluster.data_dir("secondary-0"))}
+    env = {"PATH": "/usr/bin:/bin", **cluster.environment("secondary-0")}
     argv = cluster.network.exec_argv("secondary-0", [sys.executable, "-m", "replog", "healthcheck"])
 
     def healthcheck() -> subprocess.CompletedProcess[str]:
@@ -70,3 +71,28 @@ def test_the_image_healthcheck_finds_its_node_by_the_data_directory(compose_clus
     down = healthcheck()
     assert down.returncode == 1
     assert "no replog node holds a data directory" in down.stderr
+
+
+def test_tls_on_every_link_across_hosts(tls_compose_cluster: HostCluster, tmp_path: Path) -> None:
+    """The walk-through over HTTPS by service name, verified against the cluster's CA; plain HTTP and a client
+    that trusts another CA get nothing; the image's health check speaks TLS with the node's own settings."""
+    cluster = tls_compose_cluster
+    ca = cluster.environment("master")["REPLOG_TLS_CA_FILE"]
+    post = ["-X", "POST", "https://master:7000", "-H", "Content-Type: application/json", "-d"]
+    assert answer(curl(cluster, "--cacert", ca, *post, '{"msg": "kek", "w": 3}'))["w"] == 3
+    for url in ("https://secondary-0:8000", "https://secondary-1:9000"):
+        assert answer(curl(cluster, "--cacert", ca, url)) == ["kek"]
+
+    plain = curl(cluster, "http://master:7000")
+    plain.communicate(timeout=10)
+    assert plain.returncode != 0  # a TLS port answers no plain HTTP request
+    other_ca = write_certs(tmp_path / "other", ["master"]).ca_file
+    stranger = curl(cluster, "--cacert", str(other_ca), "https://master:7000")
+    _, err = stranger.communicate(timeout=10)
+    assert stranger.returncode == 60 and "certificate" in err  # curl: peer certificate cannot be verified
+
+    env = {"PATH": "/usr/bin:/bin", **cluster.environment("secondary-1")}
+    argv = cluster.network.exec_argv("secondary-1", [sys.executable, "-m", "replog", "healthcheck"])
+    check = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20, cwd=cluster.workdir)
+    assert check.returncode == 0, check.stderr
+    assert "secondary-1 at https://secondary-1:9000/health answers" in check.stdout

@@ -8,8 +8,9 @@
 
 Each node runs the service's own command line with the service's environment; the only changes are
 the ones a container gets from outside the file: its volume (`REPLOG_DATA_DIR` points at a directory of
-this run instead of the volume's /data) and the caller's `overrides` (faster timeouts in tests; named
-in the run's log). Processes are ours, stopped by PID; leaving the block stops them and then deletes
+this run instead of the volume's /data), the caller's `overrides` for every node (faster timeouts in
+tests; named in the run's log) and `node_env` for one node (its own TLS certificate, say).
+Processes are ours, stopped by PID; leaving the block stops them and then deletes
 every namespace, whatever happened inside.
 """
 
@@ -36,10 +37,17 @@ def node_argv(command: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class HostCluster:
-    def __init__(self, topology: Topology, workdir: Path, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        workdir: Path,
+        overrides: Mapping[str, str] | None = None,
+        node_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.topology = topology
         self.workdir = workdir
         self.overrides = dict(overrides or {})
+        self.node_env = {name: dict(env) for name, env in (node_env or {}).items()}
         self.network = HostNetwork({s.name: s.address for s in topology.services}, topology.network)
         self.processes = NodeProcesses(workdir, {s.name: self._command(s) for s in topology.services})
 
@@ -50,17 +58,29 @@ class HostCluster:
         overrides: Mapping[str, str] | None = None,
         compose_file: Path = COMPOSE_FILE,
         compose_environ: Mapping[str, str] | None = None,
+        node_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> HostCluster:
         """`compose_environ` plays the shell of `docker compose up` (e.g. REPLOG_CLUSTER_TOKEN)."""
-        return cls(load_topology(compose_file, compose_environ), workdir, overrides)
+        return cls(load_topology(compose_file, compose_environ), workdir, overrides, node_env)
 
     @property
     def names(self) -> list[str]:
         return list(self.topology.names)
 
-    def url(self, name: str) -> str:
+    def environment(self, name: str) -> dict[str, str]:
+        """The node's REPLOG_* environment as it runs: the service's, its volume, and what the caller set."""
         service = self.topology.service(name)
-        return f"http://{service.address}:{service.port}"
+        volume = {"REPLOG_DATA_DIR": str(self.data_dir(name))}
+        return {**service.environment, **volume, **self.overrides, **self.node_env.get(name, {})}
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.environment(self.names[0]).get("REPLOG_TLS_CERT_FILE") else "http"
+
+    def url(self, name: str) -> str:
+        """By address: this process does not see the hosts' /etc/hosts (with TLS, certificates must name it)."""
+        service = self.topology.service(name)
+        return f"{self.scheme}://{service.address}:{service.port}"
 
     @property
     def urls(self) -> dict[str, str]:
@@ -72,8 +92,8 @@ class HostCluster:
 
     def _command(self, service: Service) -> NodeCommand:
         self.data_dir(service.name).mkdir(parents=True, exist_ok=True)
-        env = {**service.environment, "REPLOG_DATA_DIR": str(self.data_dir(service.name)), **self.overrides}
-        return NodeCommand(tuple(self.network.exec_argv(service.name, node_argv(service.command))), env)
+        argv = self.network.exec_argv(service.name, node_argv(service.command))
+        return NodeCommand(tuple(argv), self.environment(service.name))
 
     # ------------------------------------------------------------------ lifecycle
 

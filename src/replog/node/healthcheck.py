@@ -2,17 +2,20 @@
 
 A container's health check runs beside the node with the same REPLOG_* environment but not its command
 line, so it does not know which node it is. The data directory knows: the node that runs holds the
-flock on `<data_dir>/<its name>/LOCK`. The check finds that node, and asks its own address for /health.
+flock on `<data_dir>/<its name>/LOCK`. The check finds that node, and asks its own address for /health,
+over HTTPS with the node's own tls_* settings when it has them (the certificate names that address).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from replog.config import Config
+from replog.net.tls import client_ssl
 from replog.node.names import node_name
 from replog.storage.lock import is_held
 
@@ -42,8 +45,12 @@ def check(config: Config, node: str | None = None) -> tuple[bool, str]:
         node_id = names.index(node)
     else:
         return False, f"no node {node!r} (nodes: {', '.join(names)})"
-    url = f"http://{config.nodes[node_id]}/health"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # why: the node is local, never proxied
+    url = f"{config.url_of(config.nodes[node_id])}/health"
+    context = client_ssl(config)
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]  # why: the node is local
+    if isinstance(context, ssl.SSLContext):
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(url, timeout=TIMEOUT_S) as response:
             health = json.load(response)
