@@ -73,6 +73,9 @@ class PeerLink:
         self._timeout_s = connection_timeout_s
         self._backoff = (backoff_base_ms, backoff_max_ms)
         self._probe_interval_s = probe_interval_s
+        # A probe only says "the port is open": worth it after a dial found nobody listening, not after one
+        # that got an answer it could not use (a certificate from another CA, a refusal), or it redials at once.
+        self._probe_helps = True
         self._headers = headers
         self._rng = rng
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -135,6 +138,7 @@ class PeerLink:
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self._note_failure(dial_failure(exc, tls=self.url.startswith("https:")))
+            self._probe_helps = not _reached_the_port(exc)
             return False
         if self._stopping:  # stopped while dialling (see stop())
             await ws.close()
@@ -191,7 +195,7 @@ class PeerLink:
                 return
             except TimeoutError:
                 pass
-            if deadline - loop.time() > 0 and await self._probe():
+            if self._probe_helps and deadline - loop.time() > 0 and await self._probe():
                 log.info("link %d: heartbeat probe found %s listening, dialling now", self.peer, self.address)
                 return
 
@@ -213,3 +217,10 @@ class PeerLink:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _reached_the_port(exc: BaseException) -> bool:
+    """Whether a failed dial got as far as a listening peer (TLS or HTTP said no) rather than finding none."""
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return True  # why: a subclass of ClientConnectorError, but the TCP connection was made
+    return not isinstance(exc, aiohttp.ClientConnectorError | TimeoutError | ConnectionRefusedError)
