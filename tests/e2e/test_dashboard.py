@@ -1,41 +1,20 @@
-"""The master's dashboard (`GET /ui`) in a real headless Chromium, against real node processes.
-
-Needs Debian's `chromium` (/usr/bin/chromium, or REPLOG_CHROMIUM) and PyPI's `playwright` (never
-`playwright install`: the browser comes from the system). Without chromium the tests skip, except
-under CI=true, where they fail instead so a missing install step cannot hide. Screenshots go to
-`test-output/` at the repository root; their paths are printed.
+"""The master's dashboard (`GET /ui`) in a real headless Chromium (tests/e2e/browser.py), against real
+node processes. Screenshots go to `test-output/` at the repository root; their paths are printed.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Locator, Page, expect
 
+from tests.e2e.browser import OUTPUT, WAIT_MS, chromium_page
 from tests.e2e.cluster import Cluster
 
-try:
-    from playwright.async_api import Locator, Page, async_playwright, expect
-except ImportError:  # the `page` fixture fails, naming the fix
-    async_playwright = None
-
-CHROMIUM = Path(os.environ.get("REPLOG_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-WAIT_MS = 15_000
 TOKENS = {"client_token": "client-secret", "read_token": "read-secret", "cluster_token": "cluster-secret"}
 
 pytestmark = pytest.mark.e2e
@@ -55,31 +34,12 @@ HAS_SEEN = "([node, status]) => (window.seenStatuses[node] || []).includes(statu
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    """A Chromium page; skips only when chromium is missing, and never under CI=true."""
-    if async_playwright is None:
-        pytest.fail("playwright is not installed: pip install playwright (never `playwright install`)")
-    if not CHROMIUM.exists():
-        missing = f"chromium not installed at {CHROMIUM}: apt-get update && apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI=true, so not skipping: {missing}")
-        pytest.skip(missing)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 960})
-            page = await context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            requests: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda request: requests.append(request.url))
-            yield page
-            assert errors == [], f"JavaScript errors on the page: {errors}"
-            origin = page.url.split("/ui", 1)[0]
-            foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
-            assert foreign == [], f"the page fetched from elsewhere than the master: {foreign}"
-        finally:
-            await browser.close()
+    """A Chromium page that may talk to nothing but the node that served it."""
+    async with chromium_page() as (page, requests):
+        yield page
+        origin = page.url.split("/ui", 1)[0]
+        foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
+        assert foreign == [], f"the page fetched from elsewhere than the master: {foreign}"
 
 
 @pytest.fixture
