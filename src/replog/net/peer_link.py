@@ -6,6 +6,11 @@ for a writer task, which awaits the socket's drain, so a slow secondary pushes b
 own link only. When the link fails, the link waits a backoff delay and dials again, forever.
 The wait ends early when the secondary announces itself (`wake`, from POST /join) or when a
 heartbeat-period TCP probe finds its port open again.
+
+With `silence_s`, a connection on which nothing has been heard for that long is dropped and dialled
+again. A peer answers every heartbeat, so silence means the connection is dead without having been
+closed: a host cut off or rebooted drops packets instead of resetting, and TCP alone would keep
+retransmitting into it for many minutes, long after the network has healed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from replog.wire import codec
 __all__ = ["FRAME_BYTES_MAX", "MASTER_INSTANCE_HEADER", "LinkCallbacks", "PeerLink"]
 
 log = logging.getLogger("replog.link")
+_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 FRAME_BYTES_MAX = 64 << 20
 # Sent at the upgrade: a random id per master process, so a secondary can tell the same master
@@ -63,6 +69,7 @@ class PeerLink:
         rng: random.Random,
         scheme: str = "http",
         name: str = "",
+        silence_s: float | None = None,
     ) -> None:
         self.peer = peer
         self.address = address
@@ -73,6 +80,7 @@ class PeerLink:
         self._timeout_s = connection_timeout_s
         self._backoff = (backoff_base_ms, backoff_max_ms)
         self._probe_interval_s = probe_interval_s
+        self._silence_s = silence_s
         # A probe only says "the port is open": worth it after a dial found nobody listening, not after one
         # that got an answer it could not use (a certificate from another CA, a refusal), or it redials at once.
         self._probe_helps = True
@@ -165,7 +173,14 @@ class PeerLink:
         heard = False
         self.last_error = ""
         try:
-            async for frame in ws:
+            while True:
+                try:
+                    frame = await ws.receive(timeout=self._silence_s)
+                except TimeoutError:
+                    self.last_error = f"nothing heard for {self._silence_s:g} s: dropping the connection"
+                    break
+                if frame.type in _CLOSED:
+                    break
                 if frame.type is not aiohttp.WSMsgType.BINARY:
                     self.last_error = f"unexpected {frame.type.name} frame"
                     break

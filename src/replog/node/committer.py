@@ -8,7 +8,9 @@ batch size follows the load, not a timer, and there is no per-message syscall.
 A failed write (a full disk) leaves the store unchanged, and the owner is told through
 `on_write_failed(written_index, error)` so it can fail the requests whose entries were lost.
 A failed fsync is not retried: after one the kernel may have dropped the dirty pages
-(PostgreSQL's "fsyncgate"), so the node cannot know what is durable, and it stops.
+(PostgreSQL's "fsyncgate"), so the node cannot know what is durable, and it stops. So does any other
+error out of the commit task (a bug): every role waits on this task, and a node whose committer died
+would otherwise hang silently, answering nothing while it looks alive. A restart recovers from disk.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ class GroupCommitter:
         await self._idle.wait()
 
     async def _run(self) -> None:
+        try:
+            await self._commit_forever()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.critical("group commit failed: stopping the node (a restart recovers from disk)", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
+
+    async def _commit_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

@@ -76,6 +76,7 @@ class Following:
         self.core: Follower | None = None
         self._ws: web.WebSocketResponse | None = None
         self._acks: asyncio.Queue[int | None] = asyncio.Queue()
+        self._closing: set[asyncio.Task[bool]] = set()  # replaced connections being closed
         self.rolled_back = 0
         self.leader_commit = 0  # The highest commit index any leader told us (committed reads).
 
@@ -86,6 +87,9 @@ class Following:
     async def close(self) -> None:
         if self._ws is not None:
             await self._ws.close()
+        for task in self._closing:
+            task.cancel()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -108,7 +112,10 @@ class Following:
         if self._ws is not None:
             log.info("node %d (term %d) replaces the previous leader connection", leader, term)
             replaced, self._ws = self._ws, None  # Replaced, not lost: its closing says nothing of the leader.
-            await replaced.close()
+            # Closed in the background: a close waits for the old peer's answer, and a leader that is cut
+            # off or frozen may never give one; the new leader must not wait for the old one.
+            self._closing.add(asyncio.get_running_loop().create_task(replaced.close()))
+            self._closing = {task for task in self._closing if not task.done()}
         await self._committer.wait_synced()
         store = self._store
         core = Follower(

@@ -124,6 +124,8 @@ class Leading:
                 rng=rng,
                 scheme=config.scheme,
                 name=node_name(peer),
+                # Twice Unhealthy: well past any injected stall, well short of TCP's own minutes.
+                silence_s=2 * config.unhealthy_after_seconds,
             )
             for peer in self.peers
         }
