@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,49 @@ def test_the_leader_cut_from_the_majority_is_replaced_and_rolls_back_what_only_i
     for _, _, msg in only_old.acked:  # never lost silently (a retry answered after the heal may be in both)
         assert msg in log or msg in rolled_back, msg
     assert (health(cluster, old) or {}).get("rolled_back", 0) >= len(after_cut)
+
+
+FAST = {  # the chaos run's settings on the hosts: Unhealthy after 1.2 s, so a link silent for 2.4 s is dropped
+    "REPLOG_HEARTBEAT_SECONDS": "0.2",
+    "REPLOG_SUSPECT_AFTER_SECONDS": "0.6",
+    "REPLOG_UNHEALTHY_AFTER_SECONDS": "1.2",
+    "REPLOG_BACKOFF_MAX_SECONDS": "0.4",
+    "REPLOG_ELECTION_TIMEOUT_SECONDS": "0.5",
+}
+
+
+def test_a_link_into_a_cut_host_is_dropped_and_redialled_and_the_follower_catches_up(
+    hosts_available: None, tmp_path: Path
+) -> None:
+    """A cut host drops packets and never resets the connection: TCP alone would retransmit into it for
+    minutes, with its backoff growing, and stay dead long after the heal. The leader drops a link silent
+    for twice unhealthy_after_seconds, so the follower catches up within moments of the heal."""
+    with HostCluster.from_compose(tmp_path, overrides=FAST) as cluster:
+        cluster.start_all()
+        until(lambda: agreed_leader(cluster, cluster.names) == "master", 30, "master to lead")
+        load = Load(cluster, [cluster.url("master")], w=2, prefix="w2", limit=3_000)
+        thread = load.start()
+        until(lambda: len(load.acked) >= 20, 20, "appends to flow")
+        cluster.network.cut(isolate("secondary-1", cluster.names))
+
+        def link_dropped() -> str | None:
+            peers = (health(cluster, "master") or {}).get("peers", [])
+            error = next((p["last_error"] for p in peers if p["name"] == "secondary-1"), "")
+            return error if "nothing heard for 2.4 s" in error else None
+
+        until(link_dropped, 10, "the leader to drop its silent link to secondary-1")
+        until(lambda: len(load.acked) >= 200, 30, "w=2 appends to go on with secondary-0")
+        healed_at = time.monotonic()
+        cluster.network.heal()
+        target = max(int(view["last_index"]) for view in [health(cluster, "master") or {"last_index": 0}])
+
+        def caught_up() -> bool:
+            view = health(cluster, "secondary-1") or {}
+            return int(view.get("last_index", 0)) >= target
+
+        until(caught_up, 15, "secondary-1 to catch up after the heal")
+        caught_up_after = time.monotonic() - healed_at
+        load.stop.set()
+        thread.join(30)
+        print(f"\nsecondary-1 caught up {caught_up_after:.2f}s after the heal (to index {target})")
+        assert caught_up_after <= 5.0
