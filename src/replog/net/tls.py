@@ -21,6 +21,7 @@ import aiohttp
 from replog.client.tls import client_context, tls_failure
 from replog.config import Config
 from replog.errors import StartupError
+from replog.net.sockets import socket_factory
 
 __all__ = ["check", "client_ssl", "dial_failure", "node_session", "server_context"]
 
@@ -47,7 +48,8 @@ def client_ssl(config: Config) -> ssl.SSLContext | bool:
 
 def node_session(config: Config, **kwargs: Any) -> aiohttp.ClientSession:
     """A client session for talking to peers: every outbound request of a node goes through one of these."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl(config)), **kwargs)
+    connector = aiohttp.TCPConnector(ssl=client_ssl(config), socket_factory=socket_factory(config))
+    return aiohttp.ClientSession(connector=connector, **kwargs)
 
 
 def dial_failure(exc: BaseException, *, tls: bool) -> str:

@@ -21,6 +21,7 @@ from aiohttp import web
 from replog.config import Config
 from replog.errors import StartupError
 from replog.net import tls
+from replog.net.sockets import tune
 from replog.node.master import MasterNode
 from replog.node.replica import ReplicaNode
 from replog.node.secondary import SecondaryNode
@@ -75,13 +76,14 @@ def _data_dir_locked(config: Config, node_name: str) -> Iterator[None]:
         lock.release()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the node's port before anything else starts, so a busy port is one clear line, not a half start."""
+def _listen(host: str, port: int, config: Config) -> socket.socket:
+    """Bind the node's port before anything else starts, so a busy port is one clear line, not a half start.
+    Accepted connections inherit the listener's TCP options (net/sockets.py)."""
     try:
         family, *_, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
             0
         ]
-        return socket.create_server(address[:2], family=family, backlog=1024)
+        return tune(socket.create_server(address[:2], family=family, backlog=1024), config)
     except socket.gaierror as exc:
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     except OSError as exc:
@@ -148,7 +150,7 @@ async def _replica_main(config: Config, node_id: int) -> None:
     host, port = config.nodes[node_id].rsplit(":", 1)
     store = open_store(config, name, is_master=False)
     try:
-        listener = _listen(config.bind_host or host, int(port))
+        listener = _listen(config.bind_host or host, int(port), config)
     except StartupError:
         store.close()
         raise
@@ -163,7 +165,7 @@ async def _master_main(config: Config) -> None:
 
     store = open_store(config, "master", is_master=True)
     try:
-        listener = _listen(config.bind_host or config.master_host, config.master_port)
+        listener = _listen(config.bind_host or config.master_host, config.master_port, config)
     except StartupError:
         store.close()
         raise
@@ -178,7 +180,7 @@ async def _secondary_main(config: Config, secondary_id: int) -> None:
     host, port = config.secondary_address(secondary_id)
     store = open_store(config, f"secondary-{secondary_id}", is_master=False)
     try:
-        listener = _listen(config.bind_host or host, port)
+        listener = _listen(config.bind_host or host, port, config)
     except StartupError:
         store.close()
         raise
