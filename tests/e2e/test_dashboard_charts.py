@@ -62,9 +62,11 @@ def shoot() -> Callable[[Page, str], Any]:
     OUTPUT.mkdir(exist_ok=True)
 
     async def take(page: Page, name: str) -> Path:
+        """The charts up close, and the whole page around them."""
         path = OUTPUT / f"dashboard-charts-{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        print(f"screenshot: {path}")
+        await page.locator("#charts-section").screenshot(path=str(path))
+        await page.screenshot(path=str(OUTPUT / f"dashboard-charts-{name}-page.png"), full_page=True)
+        print(f"screenshot: {path} (and -page.png)")
         return path
 
     return take
@@ -126,6 +128,10 @@ async def test_charts_draw_move_and_show_a_stopped_followers_lag(page: Page, clu
             "secondary-0",
             "secondary-1",
         }
+        await page.select_option("#charts-range", "60")  # the time picker: the last minute, up close
+        x_min, x_max, _ = await page.evaluate(X_RANGE)
+        assert x_max - x_min == 60
+        await expect(page.locator("#charts-title")).to_have_text("Last 1 min")
         await shoot(page, "drawing")
 
         # A stopped follower: its lag rises on its chart, its health marks appear; the other keeps up.
@@ -163,6 +169,7 @@ async def test_charts_follow_the_new_leader_after_the_leader_is_killed(
         await expect(following).to_have_attribute("data-leader", "master")
         await expect(following).to_contain_text("following the leader: master (term ")
         await page.wait_for_function(HAS_EVENT, arg=["leader", "master", "leader master t"], timeout=WAIT_MS)
+        await page.select_option("#charts-range", "60")
         await shoot(page, "failover-master-leads")
 
         cluster.kill("master")

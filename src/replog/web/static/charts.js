@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const WINDOW_S = 300;
+  const RANGES_S = [60, 300]; // the time picker's choices; the rings hold 300 s
   const EVERY_MS = 1000;
   const TIMEOUT_MS = 3000;
   const HEIGHT = 190;
@@ -25,13 +25,14 @@
   const HEALTH_COLORS = { Healthy: "#1a7f37", Suspected: "#bf8700", Unhealthy: "#cf222e" };
 
   const state = {
-    samples: [], // sorted by t, the last WINDOW_S seconds
+    samples: [], // sorted by t, the last five minutes (whatever range is shown)
     events: new Map(), // key -> event (several nodes report the same new leader: one mark)
     cursor: null, // t of the newest sample held: the next poll asks for what came after
     following: undefined,
     lagNames: [],
     charts: {},
     xmax: Math.floor(Date.now() / 1000),
+    range: 300,
   };
   const api = { following: null, servedBy: null, samples: state.samples, events: [], charts: state.charts };
   window.replogCharts = api;
@@ -43,8 +44,25 @@
     return MARK_COLORS[event.kind] || "#6e7781";
   }
 
-  // The events as vertical lines across the plot, labelled at the top (labels step down so that marks
-  // a moment apart stay readable); an operator reads them as Grafana's annotations.
+  // Events a few pixels apart share one label: the text of the one that matters most (a new leader
+  // before an election before read-only before health), "+N" for the others (the list has them all).
+  const WEIGHT = { leader: 5, read_only: 4, election: 3, health: 2, start: 1 };
+  const headline = (events) => events.reduce((best, e) => ((WEIGHT[e.kind] || 0) >= (WEIGHT[best.kind] || 0) ? e : best));
+
+  function groupByPixel(u, events, dpr) {
+    const groups = [];
+    for (const event of events) {
+      if (event.t < u.scales.x.min || event.t > u.scales.x.max) continue;
+      const x = Math.round(u.valToPos(event.t, "x", true));
+      const last = groups[groups.length - 1];
+      if (last && x - last.x0 <= 6 * dpr) last.events.push(event);
+      else groups.push({ x0: x, events: [event] });
+    }
+    return groups;
+  }
+
+  // The events as vertical lines across the plot, labelled at the top, each label on the first of four
+  // rows where it does not cover another; an operator reads them as Grafana's annotations.
   function marks() {
     return {
       hooks: {
@@ -59,24 +77,30 @@
             ctx.clip();
             ctx.font = `${11 * dpr}px system-ui, sans-serif`;
             ctx.textBaseline = "top";
-            let row = 0;
-            for (const event of api.events) {
-              if (event.t < u.scales.x.min || event.t > u.scales.x.max) continue;
-              const x = Math.round(u.valToPos(event.t, "x", true));
-              const color = markColor(event);
-              ctx.strokeStyle = color;
-              ctx.fillStyle = color;
-              ctx.lineWidth = 1.5 * dpr;
-              ctx.setLineDash(event.kind === "health" || event.kind === "start" ? [4 * dpr, 3 * dpr] : []);
-              ctx.beginPath();
-              ctx.moveTo(x, top);
-              ctx.lineTo(x, top + height);
-              ctx.stroke();
-              const label = event.text;
+            ctx.textAlign = "left"; // uPlot leaves the axes' alignment on the context
+            const rowsEnd = [-Infinity, -Infinity, -Infinity, -Infinity];
+            for (const group of groupByPixel(u, api.events, dpr)) {
+              for (const event of group.events) {
+                const x = Math.round(u.valToPos(event.t, "x", true));
+                ctx.strokeStyle = markColor(event);
+                ctx.lineWidth = 1.5 * dpr;
+                ctx.setLineDash(event.kind === "health" || event.kind === "start" ? [4 * dpr, 3 * dpr] : []);
+                ctx.beginPath();
+                ctx.moveTo(x, top);
+                ctx.lineTo(x, top + height);
+                ctx.stroke();
+              }
+              const newest = headline(group.events);
+              const label = newest.text + (group.events.length > 1 ? " +" + (group.events.length - 1) : "");
               const textWidth = ctx.measureText(label).width;
-              const tx = x + 3 * dpr + textWidth > left + width ? x - 3 * dpr - textWidth : x + 3 * dpr;
-              ctx.fillText(label, tx, top + (2 + 13 * (row % 4)) * dpr);
-              row++;
+              const rightward = group.x0 + 3 * dpr + textWidth <= left + width;
+              const wanted = rightward ? group.x0 + 3 * dpr : group.x0 - 3 * dpr - textWidth;
+              const start = Math.max(left + 2 * dpr, wanted);
+              let row = rowsEnd.findIndex((end) => end < start);
+              if (row < 0) row = rowsEnd.indexOf(Math.min(...rowsEnd));
+              rowsEnd[row] = start + textWidth + 4 * dpr;
+              ctx.fillStyle = markColor(newest);
+              ctx.fillText(label, start, top + (2 + 13 * row) * dpr);
             }
             ctx.restore();
           },
@@ -117,7 +141,11 @@
       "appends",
       "Appends per second, by outcome",
       "appends/s",
-      OUTCOMES.map(([name, color]) => line(name, color, name === "ok" ? { fill: color + "22" } : {})),
+      // ok is an area from zero; the others are drawn only where they happened (a red line along zero
+      // would read as errors), with points, so that one bad second shows.
+      OUTCOMES.map(([name, color]) =>
+        line(name, color, name === "ok" ? { fill: color + "22" } : { points: { show: true, size: 5 } }),
+      ),
       "chart-appends",
     );
     chart(
@@ -150,14 +178,17 @@
     }
     const lagNames = state.lagNames.length ? state.lagNames : ["(no follower)"];
     const data = {
-      appends: [xs, ...OUTCOMES.map(([name]) => state.samples.map((s) => s.appends[name] || 0))],
+      appends: [
+        xs,
+        ...OUTCOMES.map(([name]) => state.samples.map((s) => s.appends[name] || (name === "ok" ? 0 : null))),
+      ],
       latency: [xs, state.samples.map((s) => s.p50_ms), state.samples.map((s) => s.p99_ms)],
       lag: [xs, ...lagNames.map((name) => state.samples.map((s) => (name in s.lag ? s.lag[name] : null)))],
     };
     for (const [key, u] of Object.entries(state.charts)) {
       u.batch(() => {
         u.setData(data[key], false);
-        u.setScale("x", { min: state.xmax - WINDOW_S, max: state.xmax });
+        u.setScale("x", { min: state.xmax - state.range, max: state.xmax });
       });
     }
   }
@@ -222,7 +253,7 @@
     }
     for (const event of answer.events) if (!state.events.has(event.key)) state.events.set(event.key, event);
     state.xmax = Math.max(state.cursor ?? 0, Math.floor(Date.now() / 1000));
-    const oldest = state.xmax - WINDOW_S;
+    const oldest = state.xmax - RANGES_S[RANGES_S.length - 1];
     while (state.samples.length && state.samples[0].t < oldest) state.samples.shift();
     for (const [key, event] of state.events) if (event.t < oldest) state.events.delete(key);
     api.events = [...state.events.values()].sort((a, b) => a.t - b.t);
@@ -259,6 +290,19 @@
       $("charts-following").textContent = "charts unavailable: /ui/uPlot.iife.min.js did not load";
       return;
     }
+    const picker = $("charts-range");
+    for (const seconds of RANGES_S) {
+      const option = document.createElement("option");
+      option.value = String(seconds);
+      option.textContent = "last " + seconds / 60 + " min";
+      picker.append(option);
+    }
+    picker.value = String(state.range);
+    picker.addEventListener("change", () => {
+      state.range = Number(picker.value);
+      $("charts-title").textContent = "Last " + state.range / 60 + " min";
+      render();
+    });
     build();
     window.addEventListener("resize", resize);
     every(EVERY_MS, poll);
