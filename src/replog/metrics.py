@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from replog.samples import SecondAccumulator
+
 __all__ = ["CONTENT_TYPE", "NodeMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -57,6 +59,8 @@ class NodeMetrics:
         self.role = role
         # labels() takes a lock and builds a key on every call; appends hit the same few children.
         self._append_children: dict[tuple[int, str], tuple[Any, Any]] = {}
+        # The dashboard's charts: this second's appends, taken once a second by the node's sampler.
+        self.per_second = SecondAccumulator()
 
     def watch(self, snapshot: Snapshot) -> None:
         """Register a function that reports the node's state as metric families at scrape time."""
@@ -70,6 +74,7 @@ class NodeMetrics:
         children[0].inc()
         if outcome in ("ok", "duplicate"):
             children[1].observe(seconds)
+        self.per_second.record(outcome, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -39,7 +39,7 @@ from replog.errors import LeadershipLost, StorageError
 from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.node.committer import GroupCommitter
-from replog.node.leader_reports import log_report, settle
+from replog.node.leader_reports import Report, log_report, settle
 from replog.node.names import node_name
 from replog.storage.base import LogStore
 
@@ -83,12 +83,14 @@ class Leading:
         now_ms: int,
         on_higher_term: Callable[[int], None],
         on_follower_contact: Callable[[int], None],
+        on_report: Callable[[Report], None] = lambda report: None,
     ) -> None:
         self.term = term
         self._store = store
         self._committer = committer
         self._on_higher_term = on_higher_term
         self._on_follower_contact = on_follower_contact
+        self._on_report = on_report  # health and read-only changes, for the dashboard's charts
         self.peers: Sequence[int] = [peer for peer in range(len(config.nodes)) if peer != node_id]
         self.core = Leader(
             self.peers,
@@ -203,6 +205,7 @@ class Leading:
                     settle(self._futures, token, error or LeadershipLost(reason))
                 case HealthChanged() | ReadOnlyChanged() | CatchUp():
                     log_report(log, output, _node_label, self.core.w_max)
+                    self._on_report(output)
                 case HigherTerm(term):
                     log.warning("node in term %d found: leadership of term %d is over", term, self.term)
                     self._on_higher_term(term)

@@ -40,6 +40,8 @@ from replog.net.tls import node_session
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.node.leader_reports import log_report, settle
+from replog.node.sampler import Sampler
+from replog.samples import NodeState
 from replog.storage.base import LogStore, read_synced
 from replog.types import Entry, HealthState
 
@@ -99,6 +101,7 @@ class MasterNode:
         self._write_error: StorageError | None = None
         self.metrics = NodeMetrics("master")
         self.metrics.watch(self._scrape)
+        self.sampler = Sampler("master", self.metrics.per_second, self._chart_state)
         self._catch_up_entries = [0] * len(config.secondaries)
         self._committer = GroupCommitter(
             store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
@@ -134,6 +137,8 @@ class MasterNode:
         for link in self._links:
             link.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._ticker(), name="ticker"))
+        self._tasks.append(asyncio.get_running_loop().create_task(self.sampler.run(), name="sampler"))
+        self.sampler.note("start", "master started", "master")
         log.info(
             "master up: log %s, %d entries, secondaries %s",
             self.store.log_id,
@@ -242,6 +247,20 @@ class MasterNode:
                     if isinstance(output, CatchUp) and output.done:
                         self._catch_up_entries[output.peer] += output.to_index - output.from_index + 1
                     log_report(log, output, _secondary_label, self.core.w_max)
+                    self.sampler.report(output, _secondary_name)
+
+    def _chart_state(self) -> NodeState:
+        core = self.core
+        statuses = core.peer_status()
+        return NodeState(
+            role="master",
+            term=None,
+            leader="master",
+            last_index=core.synced_index,
+            read_only=core.read_only,
+            lag={_secondary_name(s.peer): max(0, core.synced_index - s.acked_index) for s in statuses},
+            health={_secondary_name(s.peer): s.health.value for s in statuses},
+        )
 
     def _scrape(self) -> Iterator[Metric]:
         core = self.core
@@ -283,3 +302,7 @@ class MasterNode:
 
 def _secondary_label(peer: int) -> str:
     return f"secondary {peer}"
+
+
+def _secondary_name(peer: int) -> str:
+    return f"secondary-{peer}"

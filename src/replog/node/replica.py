@@ -50,6 +50,8 @@ from replog.node.following import Following
 from replog.node.leading import Leading
 from replog.node.master import AppendResult, WriteConcernTimeout
 from replog.node.names import node_name
+from replog.node.sampler import Sampler
+from replog.samples import NodeState
 from replog.storage.base import LogStore, read_synced
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, HealthState
@@ -80,6 +82,7 @@ class ReplicaNode:
         self._clock = clock or RealClock()
         self.instance_id = uuid.uuid4().hex
         self.metrics = NodeMetrics("replica")
+        self.sampler = Sampler(self.name, self.metrics.per_second, self._chart_state)
         self._committer = GroupCommitter(
             store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
         )
@@ -131,6 +134,8 @@ class ReplicaNode:
         self.fatal = loop.create_future()
         self._tasks.append(loop.create_task(self._ticker(), name="ticker"))
         self._tasks.append(loop.create_task(self._check_peers_agree(), name="cluster-check"))
+        self._tasks.append(loop.create_task(self.sampler.run(), name="sampler"))
+        self.sampler.note("start", f"{self.name} started", self.name)
         term, voted_for = self.store.hard_state
         log.info(
             "%s up (node %d of %d, failover on): log %r, %d entries, term %d, voted for %s",
@@ -399,11 +404,14 @@ class ReplicaNode:
                     self._change_role()
                 case BecameCandidate(term):
                     log.info("campaigning in term %d", term)
+                    self.sampler.note("election", f"election: {self.name} campaigns, t{term}", self.name, term)
                     self._change_role()
                 case BecameFollower(term, leader_id):
                     if leader_id is not None:
                         self.leader_changes += 1
                         log.info("following %s in term %d", node_name(leader_id), term)
+                        leader = node_name(leader_id)
+                        self.sampler.note("leader", f"leader {leader} t{term}", leader, term)
                     self._change_role()
 
     def _change_role(self) -> None:
@@ -447,13 +455,33 @@ class ReplicaNode:
                 now_ms=self.now_ms(),
                 on_higher_term=self._on_higher_term,
                 on_follower_contact=self._on_follower_contact,
+                on_report=lambda report: self.sampler.report(report, node_name),
             )
             self.leading.start()
             self._leading_since_ms = self.now_ms()
             self.leader_changes += 1
             log.warning("leading term %d from index %d", wanted_term, self.store.last_index)
+            self.sampler.note("leader", f"leader {self.name} t{wanted_term}", self.name, wanted_term)
 
     # -------------------------------------------------------------- plumbing
+
+    def _chart_state(self) -> NodeState:
+        leader = self.leader()
+        leading = self.ready_leader
+        state = NodeState(self.role, self.election.term, leader.name if leader else None, self.store.synced_index)
+        if leading is None:
+            return state
+        core = leading.core
+        statuses = core.peer_status()
+        return NodeState(
+            role=state.role,
+            term=state.term,
+            leader=self.name,
+            last_index=state.last_index,
+            read_only=core.read_only,
+            lag={node_name(s.peer): max(0, core.synced_index - s.acked_index) for s in statuses},
+            health={node_name(s.peer): s.health.value for s in statuses},
+        )
 
     def _log_position(self) -> LogPosition:
         synced = self.store.synced_index

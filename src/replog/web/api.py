@@ -29,6 +29,7 @@ from replog.node.master import AppendResult, MasterNode, WriteConcernTimeout
 from replog.node.replica import ReplicaNode
 from replog.node.secondary import SecondaryNode
 from replog.types import Entry, is_internal
+from replog.web.charts import add_chart_routes
 from replog.web.errors import describe, outcome_of, status_for
 from replog.web.guards import guarded, read_body
 from replog.web.requests import PageRequest, parse_append, parse_page
@@ -148,6 +149,7 @@ def master_app(node: MasterNode) -> web.Application:
     app.router.add_post("/join", guarded(join, config.cluster_token, "cluster_token"))
     app.router.add_get("/stream", guarded(stream, config.client_token, "client_token"))
     add_ui_routes(app, node.config)
+    add_chart_routes(app, node.sampler, peer_urls=())  # The secondaries keep no ring: the master leads.
     return app
 
 

@@ -24,6 +24,7 @@ from replog.node.replica import ReplicaNode
 from replog.storage.base import read_synced
 from replog.types import Entry
 from replog.web.api import _app, _error, _metrics, _openapi, _serve_messages, append_handler, faults_handlers
+from replog.web.charts import add_chart_routes
 from replog.web.guards import guarded, read_body
 from replog.web.requests import parse_page
 from replog.web.stream import serve_stream
@@ -96,6 +97,8 @@ def replica_app(node: ReplicaNode) -> web.Application:
     app.router.add_get("/replication", guarded(node.following.serve, config.cluster_token, "cluster_token"))
     app.router.add_post("/admin/step-down", guarded(step_down, config.cluster_token, "cluster_token"))
     add_ui_routes(app, config)
+    others = [config.url_of(address) for peer, address in enumerate(config.nodes) if peer != node.id]
+    add_chart_routes(app, node.sampler, peer_urls=others)
 
     async def stream(request: web.Request) -> web.StreamResponse:
         return await serve_stream(node, request)

@@ -13,6 +13,7 @@ a hole: when a cluster token is set, `POST /ui/faults/{id}` asks the page for th
 | GET  /ui/faults/{id}      | the secondary's GET /faults, or 502 naming it if unreachable   |
 | POST /ui/faults/{id}      | the secondary's POST /faults (same status and JSON), or 502    |
 | GET  /ui/cluster          | with failover: every node's role, term and leader, as it says  |
+| GET  /ui/samples          | the charts' data (web/charts.py)                               |
 
 With failover on, any node serves the page (the same routes); `/ui/cluster` asks every node for its own
 `/health` from the server side, so the page shows who leads and each node's term without talking to
@@ -43,6 +44,9 @@ STATIC_FILES = {
     "/ui/": ("dashboard.html", "text/html"),
     "/ui/dashboard.js": ("dashboard.js", "text/javascript"),
     "/ui/dashboard.css": ("dashboard.css", "text/css"),
+    "/ui/charts.js": ("charts.js", "text/javascript"),
+    "/ui/uPlot.iife.min.js": ("uPlot.iife.min.js", "text/javascript"),  # uPlot 1.6.32, MIT (uPlot.LICENSE)
+    "/ui/uPlot.min.css": ("uPlot.min.css", "text/css"),
 }
 # The page loads nothing but its own files and talks to nothing but the master.
 SECURITY_HEADERS = {
