@@ -67,7 +67,11 @@ async def test_restarted_secondary_streams_only_the_missing_suffix(cluster: Clus
     log = await cluster.wait_converged(["secondary-0", "secondary-1"])
     assert len(log) == 300
     assert "secondary 1 catching up: streaming 100 entries (201..300)" in cluster.log_text("master")
-    assert "secondary 1 caught up to 300" in cluster.log_text("master")
+
+    async def caught_up_logged() -> bool:  # the master logs it on the ack, which may trail the secondary's read
+        return "secondary 1 caught up to 300" in cluster.log_text("master")
+
+    await until(caught_up_logged, 10, "the master to log that secondary 1 caught up")
 
 
 async def test_secondary_refuses_a_foreign_master_until_reset(make_cluster: Callable[..., Cluster]) -> None:
