@@ -8,8 +8,12 @@ import json
 import sys
 from pathlib import Path
 
-from replog.chaos.report import format_summary
+from replog.chaos.checker import check
+from replog.chaos.history import load_history
+from replog.chaos.report import format_summary, summarize
+from replog.chaos.report_html import write_report
 from replog.chaos.runner import ChaosOptions, run_chaos
+from replog.chaos.timeline import build_timeline
 from replog.hosts.cluster import COMPOSE_FILE
 
 __all__ = ["add_arguments", "run"]
@@ -37,6 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "on its own network namespace host, cut by nftables (needs root, iproute2, nftables)",
     )
     parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.html",
+        help="also write the run's report: one self-contained HTML file (timeline, faults, verdict)",
+    )
+    parser.add_argument(
+        "--from-history",
+        type=Path,
+        default=None,
+        metavar="HISTORY.jsonl",
+        help="run nothing: check a recorded history.jsonl, print its summary (and write --report from it)",
+    )
+    parser.add_argument(
         "--compose",
         type=Path,
         default=_default_compose(),
@@ -46,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """0: no violation; 1: violations; 2: the run itself could not be made."""
+    if args.from_history is not None:
+        return _from_history(args)
     options = ChaosOptions(
         duration=args.duration,
         seed=args.seed,
@@ -64,7 +84,27 @@ def run(args: argparse.Namespace) -> int:
         print("replog chaos: interrupted; every node it started was stopped", file=sys.stderr)
         return 130
     print(json.dumps(result.summary, indent=2) if args.json else format_summary(result.summary))
+    if args.report is not None:
+        # Written after the run whatever its verdict: a failing run is the one whose report is read.
+        path = write_report(args.report, load_history(result.history_path), result.violations, result.summary)
+        print(f"report: {path}")
     return 1 if result.violations else 0
+
+
+def _from_history(args: argparse.Namespace) -> int:
+    """Judge and report a run made earlier (or elsewhere): the history alone holds all the evidence."""
+    try:
+        history = load_history(args.from_history)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"replog chaos: cannot read the history {args.from_history}: {exc}", file=sys.stderr)
+        return 2
+    violations = check(history)
+    summary = summarize(history, violations, elapsed_s=build_timeline(history, violations).end)
+    summary.update(history=str(args.from_history.resolve()), workdir=str(args.from_history.resolve().parent))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    if args.report is not None:
+        print(f"report: {write_report(args.report, history, violations, summary)}")
+    return 1 if violations else 0
 
 
 def _default_compose() -> Path:
