@@ -218,8 +218,8 @@ def _lanes(history: History, faults: list[FaultBand]) -> list[str]:
 
 def _leaders(history: History, end: float) -> list[LeaderInterval]:
     records = sorted(history.leaders, key=lambda r: r.at)
-    ends = [r.at for r in records[1:]] + [end]
-    return [LeaderInterval(r.node, r.term, r.at, until) for r, until in zip(records, ends, strict=True)]
+    ends = [r.at for r in records[1:]] + [end]  # each lasts until the next change; the last one to the end
+    return [LeaderInterval(r.node, r.term, r.at, until) for r, until in zip(records, ends, strict=False)]
 
 
 Record = AppendRecord | ReadRecord | FinalRecord | RollbackRecord | StallRecord
