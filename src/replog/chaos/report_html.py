@@ -155,7 +155,8 @@ def _stats(timeline: Timeline, summary: dict[str, Any]) -> str:
         ]
     return "".join(
         f'<div class="stat {cls}"><div class="label">{escape(label)}</div>'
-        f'<div class="value">{escape("-" if value is None else str(value))}</div></div>'
+        f'<div class="value{"" if isinstance(value, int) else " text"}" title="{escape(str(value))}">'
+        f"{escape('-' if value is None else str(value))}</div></div>"
         for label, value, cls in stats
     )
 
@@ -181,14 +182,15 @@ def _violations_table(timeline: Timeline) -> str:
     note = f"<p>{more} more not shown here: run the checker on the history for all of them.</p>" if more else ""
     return (
         f'<section class="panel" id="violations"><h2>Violations ({timeline.violations_total})</h2>{note}'
-        f"<table><tr><th>#</th><th>rule</th><th>at</th><th>what and its history records</th></tr>{rows}</table>"
+        "<table><tr><th>#</th><th>rule</th><th>at (s into the run)</th><th>what and its history records</th></tr>"
+        f"{rows}</table>"
         "</section>"
     )
 
 
 def _violation_row(v: ViolationMark) -> str:
     records = "".join(f"<pre>{escape(json.dumps(r, indent=2, default=str))}</pre>" for r in v.records)
-    at = "end of run" if v.at_end else f"{v.at:.3f} s"
+    at = "end of run" if v.at_end else f"{v.at:.3f}"
     return (
         f'<tr id="violation-{v.id}" class="violation"><td class="num">{v.id + 1}</td><td>{escape(v.rule)}</td>'
         f'<td class="num">{at}</td><td>{escape(v.detail)}<details open><summary>{len(v.records)} history '

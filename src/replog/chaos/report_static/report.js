@@ -116,6 +116,7 @@
       const el = element("a", f.applied ? "band applied" : "band not-applied", f.start, f.end, lane, {
         href: `#fault-${f.id}`,
         "data-kind": f.kind,
+        "data-lane": lane,
         title: `${f.kind} on ${f.lane}${f.target === "leader" ? " (the leader then)" : ""}${f.applied ? "" : " — NOT applied"}\n` +
           `${clock(f.start)} → ${clock(f.end)} (${(f.end - f.start).toFixed(2)} s)${params}${f.error ? `\nerror: ${f.error}` : ""}`,
       });
