@@ -73,9 +73,12 @@ async def test_the_report_of_a_short_run_opens_offline_and_shows_its_faults_and_
         assert await bands.count() == applied
         assert await page.locator("#timeline .band.not-applied").count() == len(history.faults) - applied
         assert await page.locator("#timeline .leader-interval").count() == len(history.leaders)
-        # Every band lies inside the timeline's plot area, and all bands of one lane on one row.
+        # One time axis: the chart's plot area and the timeline's are the same span of the page.
         plot = await page.locator("#timeline .u-over").bounding_box()
-        assert plot is not None
+        chart = await page.locator("#rate .u-over").bounding_box()
+        assert plot is not None and chart is not None
+        assert (round(plot["x"]), round(plot["width"])) == (round(chart["x"]), round(chart["width"]))
+        # Every band lies inside the timeline's plot area, and all bands of one lane on one row.
         rows: dict[str, set[float]] = {}
         for i in range(applied):
             box = await bands.nth(i).bounding_box()

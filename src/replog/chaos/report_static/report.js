@@ -77,7 +77,8 @@
       { label: "timed out /s", stroke: "#ff9830", width: 1.5 },
       { label: "unknown /s", stroke: "#8e8e8e", width: 1.5 },
     ],
-    axes: [{ ...axisStyle }, { ...axisStyle, size: AXIS_W, label: "appends per second" }],
+    // No axis label: it would widen this axis alone and shift the plot off the timeline's time axis.
+    axes: [{ ...axisStyle }, { ...axisStyle, size: AXIS_W }],
     hooks: { drawClear: [drawWindowsAndViolations], setScale: [syncZoom] },
   }, [xs, withEnd(data.series.acknowledged), withEnd(data.series.failed), withEnd(data.series.timed_out), withEnd(data.series.unknown)],
   document.getElementById("rate"));
@@ -175,6 +176,15 @@
   }, [xs, xs.map(() => null)], document.getElementById("timeline"));
   charts.push(laneChart);
 
+  const legend = document.querySelector("#timeline-legend");
+  for (const node of data.leaders.length ? nodes : []) {
+    const item = document.createElement("span");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = nodeColor(node);
+    item.append(swatch, `${node} leads`);
+    legend.prepend(item);
+  }
   for (const swatch of document.querySelectorAll(".swatch[data-kind]")) swatch.style.background = kindColor(swatch.dataset.kind);
   document.getElementById("reset-zoom").addEventListener("click", () => {
     for (const u of charts) u.setScale("x", { min: xs[0], max: xs[xs.length - 1] });
