@@ -177,7 +177,7 @@
   charts.push(laneChart);
 
   const legend = document.querySelector("#timeline-legend");
-  for (const node of data.leaders.length ? nodes : []) {
+  for (const node of data.leaders.length ? [...nodes].reverse() : []) { // prepended: reversed keeps their order
     const item = document.createElement("span");
     const swatch = document.createElement("span");
     swatch.className = "swatch";
