@@ -16,10 +16,15 @@ from pathlib import Path
 import pytest
 
 from replog.chaos.checker import check
-from replog.chaos.history import History, load_history
+from replog.chaos.history import FaultRecord, FinalRecord, History, load_history
 from replog.chaos.report import summarize
 from replog.chaos.report_html import write_report
 from tests.e2e.browser import OUTPUT, chromium_page
+
+try:
+    from playwright.async_api import Page
+except ImportError:  # chromium_page fails the test, naming the fix
+    Page = object  # type: ignore[assignment,misc]
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +93,7 @@ async def test_the_report_of_a_short_run_opens_offline_and_shows_its_faults_and_
         assert all(len(tops) == 1 for tops in rows.values()), rows
         assert len({top for tops in rows.values() for top in tops}) == len(rows)  # one row per lane
         await page.screenshot(path=str(OUTPUT / "chaos-report-pass.png"), full_page=True)
+        await _zoom_on_the_chart_zooms_the_timeline(page)
         await bands.first.click()
         assert await page.evaluate("location.hash") == "#fault-" + str(_first_applied_id(history))
         assert all(url.startswith(("file:", "data:")) for url in requests), requests
@@ -133,3 +139,56 @@ async def test_a_planted_violation_is_marked_on_the_timeline_and_linked_to_its_r
         assert '"type": "append"' in text and '"type": "final"' in text
         await page.screenshot(path=str(OUTPUT / "chaos-report-fail.png"))
         assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+async def _widths(page: Page) -> list[float]:
+    script = "bands => bands.map(b => b.getBoundingClientRect().width)"
+    return await page.eval_on_selector_all("#timeline .band", script)
+
+
+async def _zoom_on_the_chart_zooms_the_timeline(page: Page) -> None:
+    """Dragging over the rate chart zooms the timeline too (to the same span); reset zoom undoes both."""
+    before = await _widths(page)
+    chart = await page.locator("#rate .u-over").bounding_box()
+    assert chart is not None
+    y = chart["y"] + chart["height"] / 2
+    await page.mouse.move(chart["x"] + chart["width"] * 0.2, y)
+    await page.mouse.down()
+    await page.mouse.move(chart["x"] + chart["width"] * 0.6, y, steps=5)
+    await page.mouse.up()
+    zoomed = await _widths(page)
+    assert any(after > 2 * width for width, after in zip(before, zoomed, strict=True)), (before, zoomed)
+    await page.click("#reset-zoom")
+    assert await _widths(page) == pytest.approx(before, abs=1)
+
+
+async def test_a_classic_history_without_a_wall_clock_draws_on_seconds(tmp_path: Path) -> None:
+    """No leader lane (the master is fixed), proxies as lanes, a fault not applied drawn dashed, and bands
+    placed by seconds since the start when the history has no wall-clock start."""
+    history = History(
+        faults=[
+            FaultRecord("partition", "proxy-0", 1.0, 2.5),
+            FaultRecord("kill_master", "master", 3.0, 3.4),
+            FaultRecord("pause", "secondary-1", 4.0, 4.0, error="ProcessLookupError: no such process"),
+        ],
+        finals=[FinalRecord(n, (), True) for n in ("master", "secondary-0", "secondary-1")],
+        meta={"seed": 1, "duration": 6.0, "urls": {n: "u" for n in ("master", "secondary-0", "secondary-1")}},
+    )
+    report = write_report(tmp_path / "classic.html", history, check(history), summarize(history, [], elapsed_s=6))
+    async with chromium_page(offline=True) as (page, _):
+        await page.goto(report.as_uri())
+        await page.wait_for_selector("body[data-ready]")
+        assert await page.locator("#verdict").inner_text() == "PASS: 0 violations"
+        assert await page.locator("#timeline .band.applied").count() == 2
+        assert await page.locator("#timeline .band.not-applied").count() == 1
+        assert await page.locator("#timeline .leader-interval").count() == 0
+        lanes = await page.evaluate("JSON.parse(document.getElementById('report-data').textContent).lanes")
+        assert lanes == ["master", "secondary-0", "secondary-1", "proxy-0"]  # axis labels are canvas text
+        plot = await page.locator("#timeline .u-over").bounding_box()
+        first = await page.locator("#timeline .band").first.bounding_box()
+        assert plot is not None and first is not None
+        # proxy-0's partition, 1.0 s to 2.5 s of a 6 s axis, on the bottom lane of four.
+        assert first["x"] - plot["x"] == pytest.approx(plot["width"] / 6, abs=3)
+        assert first["width"] == pytest.approx(plot["width"] * 1.5 / 6, abs=3)
+        assert first["y"] > plot["y"] + plot["height"] * 3 / 4
+        assert "classic" in await page.locator("header").inner_text()

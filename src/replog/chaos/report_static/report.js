@@ -1,4 +1,4 @@
-// The chaos report's drawing: a rate chart and a timeline of lanes on one time axis (zoom one, both follow).
+// The chaos report's drawing: a rate chart and a timeline of lanes on one time axis (uPlot's cursor sync).
 // Data comes from the JSON block the renderer wrote; no network, no state outside this page.
 "use strict";
 (function () {
@@ -33,16 +33,10 @@
   const withEnd = (values) => [...values, null];
   const axisStyle = { stroke: "#8e8e9f", grid: { stroke: "rgba(204,204,220,.07)" }, ticks: { stroke: "rgba(204,204,220,.07)" } };
   const charts = [];
-  let syncing = false;
-  const syncZoom = (u, key) => {
-    if (key !== "x" || syncing) return;
-    syncing = true;
-    for (const other of charts) if (other !== u) other.setScale("x", { min: u.scales.x.min, max: u.scales.x.max });
-    syncing = false;
-  };
   const common = () => ({
     width: widthOf(document.getElementById("rate")),
     scales: { x: { time: timeAxis } },
+    // One sync key: the cursor, a drag's zoom and a double-click's unzoom in one chart happen in both.
     cursor: { sync: { key: "replog-chaos", setSeries: false }, drag: { x: true, y: false } },
   });
   function widthOf(element) { return Math.max(400, element.clientWidth); }
@@ -79,7 +73,7 @@
     ],
     // No axis label: it would widen this axis alone and shift the plot off the timeline's time axis.
     axes: [{ ...axisStyle }, { ...axisStyle, size: AXIS_W }],
-    hooks: { drawClear: [drawWindowsAndViolations], setScale: [syncZoom] },
+    hooks: { drawClear: [drawWindowsAndViolations] },
   }, [xs, withEnd(data.series.acknowledged), withEnd(data.series.failed), withEnd(data.series.timed_out), withEnd(data.series.unknown)],
   document.getElementById("rate"));
   charts.push(rateChart);
@@ -171,7 +165,6 @@
         place(u); // the first draw came before the elements existed
       }],
       draw: [place],
-      setScale: [syncZoom],
     },
   }, [xs, xs.map(() => null)], document.getElementById("timeline"));
   charts.push(laneChart);
