@@ -78,13 +78,15 @@ def _write(history_path: Path, history: History | None = None) -> None:
 
 
 def test_from_history_checks_and_reports_without_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = failover.clean()
+    history.meta.update(duration=1.0, converged_after_s=2.5)  # the wait for convergence writes no record
     history_path = tmp_path / "history.jsonl"
-    _write(history_path)
+    _write(history_path, history)
     assert check(load_history(history_path)) == []
     report = tmp_path / "deep" / "report.html"
     assert run(_parse("--from-history", str(history_path), "--report", str(report))) == 0
     out = capsys.readouterr().out
-    assert f"report: {report}" in out and "violations: 0" in out
+    assert f"report: {report}" in out and "violations: 0" in out and "(ran 3.5 s)" in out
     assert "PASS: 0 violations" in report.read_text(encoding="utf-8")
 
 

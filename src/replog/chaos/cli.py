@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from replog.chaos.checker import check
-from replog.chaos.history import load_history
+from replog.chaos.history import History, load_history
 from replog.chaos.report import format_summary, summarize
 from replog.chaos.report_html import write_report
 from replog.chaos.runner import ChaosOptions, run_chaos
@@ -99,12 +99,21 @@ def _from_history(args: argparse.Namespace) -> int:
         print(f"replog chaos: cannot read the history {args.from_history}: {exc}", file=sys.stderr)
         return 2
     violations = check(history)
-    summary = summarize(history, violations, elapsed_s=build_timeline(history, violations).end)
+    summary = summarize(history, violations, elapsed_s=_elapsed(history, build_timeline(history, violations).end))
     summary.update(history=str(args.from_history.resolve()), workdir=str(args.from_history.resolve().parent))
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     if args.report is not None:
         print(f"report: {write_report(args.report, history, violations, summary)}")
     return 1 if violations else 0
+
+
+def _elapsed(history: History, last_record: float) -> float:
+    """How long the run took as far as its history tells: up to its last record, or to the end of the wait
+    for convergence after the faults (which writes no record of its own, only the time it took)."""
+    converged_after = history.meta.get("converged_after_s")
+    if isinstance(converged_after, int | float):
+        return max(last_record, float(history.meta.get("duration") or 0.0) + converged_after)
+    return last_record
 
 
 def _default_compose() -> Path:

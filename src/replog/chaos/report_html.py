@@ -171,7 +171,8 @@ def _legend(timeline: Timeline) -> str:
     if timeline.windows:
         items.append('<span><span class="swatch" style="background:rgba(242,73,92,.35)"></span>failover window</span>')
     items.append('<span><span class="swatch" style="border:1px dashed #8e8e9f"></span>not applied</span>')
-    return f'<div class="legend" id="timeline-legend">{"".join(items)}</div>'
+    leader = '<div class="legend" id="leader-legend"><span>leader:</span></div>'  # its nodes' colors: the script's
+    return f'{leader}<div class="legend" id="timeline-legend"><span>faults:</span>{"".join(items)}</div>'
 
 
 def _violations_table(timeline: Timeline) -> str:

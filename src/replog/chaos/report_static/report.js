@@ -5,13 +5,17 @@
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const LANE_H = 26;
   const AXIS_W = 175; // both charts' y axes: the same width keeps their plot areas, hence time, aligned
+  // Families an operator can tell apart at a glance: kills red, pauses orange, isolations yellow, link cuts
+  // blue, slow or dropped connections cyan, a secondary's own faults khaki; darker for the leader-aimed ones.
   const KIND_COLORS = {
-    partition: "#8ab8ff", one_way: "#5794f2", proxy_delay: "#b877d9", proxy_drop: "#ca95e5",
-    isolate_leader: "#fade2a", isolate_node: "#f2cc0c", pause: "#ffb357", pause_node: "#ffb357",
-    pause_leader: "#ff9830", kill_secondary: "#ff7383", kill_master: "#ff7383", kill_node: "#ff7383",
-    kill_leader: "#f2495c", secondary_faults: "#73bfb8",
+    kill_leader: "#f2495c", kill_node: "#ff7383", kill_secondary: "#ff7383", kill_master: "#ff7383",
+    pause_leader: "#ff9830", pause_node: "#ffb357", pause: "#ffb357",
+    isolate_leader: "#fade2a", isolate_node: "#f2cc0c",
+    partition: "#8ab8ff", one_way: "#3274d9", proxy_delay: "#4fd1c5", proxy_drop: "#9be7e0",
+    secondary_faults: "#c8a165",
   };
-  const NODE_COLORS = ["#73bf69", "#5794f2", "#b877d9", "#fade2a", "#ff9830", "#73bfb8"];
+  // The leader lane's colors share no family with the faults'.
+  const NODE_COLORS = ["#73bf69", "#b877d9", "#dcdce6", "#ff85c0", "#a0a0ff", "#56a64b"];
   const timeAxis = data.started !== null;
   const toX = (t) => (timeAxis ? data.started + t : t);
   const lanes = data.lanes.filter((lane) => lane !== "leader" || data.leaders.length > 0);
@@ -169,15 +173,16 @@
   }, [xs, xs.map(() => null)], document.getElementById("timeline"));
   charts.push(laneChart);
 
-  const legend = document.querySelector("#timeline-legend");
-  for (const node of data.leaders.length ? [...nodes].reverse() : []) { // prepended: reversed keeps their order
+  const leaderLegend = document.querySelector("#leader-legend");
+  for (const node of data.leaders.length ? nodes : []) {
     const item = document.createElement("span");
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = nodeColor(node);
-    item.append(swatch, `${node} leads`);
-    legend.prepend(item);
+    item.append(swatch, node);
+    leaderLegend.append(item);
   }
+  leaderLegend.hidden = !data.leaders.length;
   for (const swatch of document.querySelectorAll(".swatch[data-kind]")) swatch.style.background = kindColor(swatch.dataset.kind);
   document.getElementById("reset-zoom").addEventListener("click", () => {
     for (const u of charts) u.setScale("x", { min: xs[0], max: xs[xs.length - 1] });
