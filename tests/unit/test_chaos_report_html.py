@@ -106,3 +106,23 @@ def test_from_history_with_a_violation_exits_1_and_still_reports(
 def test_from_history_that_cannot_be_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(_parse("--from-history", str(tmp_path / "nothing.jsonl"))) == 2
     assert "cannot read the history" in capsys.readouterr().err
+
+
+def test_with_json_the_report_is_named_inside_the_one_json_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history_path = tmp_path / "history.jsonl"
+    _write(history_path)
+    report = tmp_path / "report.html"
+    assert run(_parse("--from-history", str(history_path), "--report", str(report), "--json")) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["report"] == str(report) and summary["violations"] == 0 and report.exists()
+
+
+def test_a_report_that_cannot_be_written_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history_path = tmp_path / "history.jsonl"
+    _write(history_path)
+    (tmp_path / "file").write_text("")
+    assert run(_parse("--from-history", str(history_path), "--report", str(tmp_path / "file" / "r.html"))) == 2
+    captured = capsys.readouterr()
+    assert "cannot write the report" in captured.err and "violations: 0" in captured.out

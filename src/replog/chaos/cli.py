@@ -7,8 +7,9 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from replog.chaos.checker import check
+from replog.chaos.checker import Violation, check
 from replog.chaos.history import History, load_history
 from replog.chaos.report import format_summary, summarize
 from replog.chaos.report_html import write_report
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """0: no violation; 1: violations; 2: the run itself could not be made."""
+    """0: no violation; 1: violations; 2: the run itself could not be made, or its report not written."""
     if args.from_history is not None:
         return _from_history(args)
     options = ChaosOptions(
@@ -83,12 +84,12 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("replog chaos: interrupted; every node it started was stopped", file=sys.stderr)
         return 130
+    # Written whatever the verdict: a failing run is the one whose report is read.
+    written = args.report is None or _report(
+        args.report, load_history(result.history_path), result.violations, result.summary
+    )
     print(json.dumps(result.summary, indent=2) if args.json else format_summary(result.summary))
-    if args.report is not None:
-        # Written after the run whatever its verdict: a failing run is the one whose report is read.
-        path = write_report(args.report, load_history(result.history_path), result.violations, result.summary)
-        print(f"report: {path}")
-    return 1 if result.violations else 0
+    return 2 if not written else 1 if result.violations else 0
 
 
 def _from_history(args: argparse.Namespace) -> int:
@@ -101,10 +102,19 @@ def _from_history(args: argparse.Namespace) -> int:
     violations = check(history)
     summary = summarize(history, violations, elapsed_s=_elapsed(history, build_timeline(history, violations).end))
     summary.update(history=str(args.from_history.resolve()), workdir=str(args.from_history.resolve().parent))
+    written = args.report is None or _report(args.report, history, violations, summary)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
-    if args.report is not None:
-        print(f"report: {write_report(args.report, history, violations, summary)}")
-    return 1 if violations else 0
+    return 2 if not written else 1 if violations else 0
+
+
+def _report(path: Path, history: History, violations: list[Violation], summary: dict[str, Any]) -> bool:
+    """Write the report and name it in the summary (so that --json stays one JSON document)."""
+    try:
+        summary["report"] = str(write_report(path, history, violations, summary))
+    except OSError as exc:
+        print(f"replog chaos: cannot write the report {path}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _elapsed(history: History, last_record: float) -> float:

@@ -142,4 +142,6 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("history"):
         lines.append(f"history: {summary['history']}")
         lines.append(f"node logs and data: {summary['workdir']}")
+    if summary.get("report"):
+        lines.append(f"report: {summary['report']}")
     return "\n".join(lines)
