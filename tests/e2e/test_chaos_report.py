@@ -7,7 +7,6 @@ row and its history records. Screenshots: test-output/chaos-report-*.png.
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> ShortRun:
     report = workdir / "report.html"
     command = [sys.executable, "-m", "replog", "chaos", "--duration", str(DURATION_S), "--seed", str(SEED)]
     command += ["--data-dir", str(workdir / "run"), "--report", str(report)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=os.environ.copy())
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert done.returncode == 0, done.stdout + done.stderr
     return ShortRun(workdir / "run" / "history.jsonl", report, done.stdout)
 
