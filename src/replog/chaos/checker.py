@@ -37,7 +37,7 @@ from replog.chaos.failover_rules import (
     stalled_leaders,
 )
 from replog.chaos.history import AppendRecord, FinalRecord, History, ReadRecord
-from replog.chaos.violation import Violation
+from replog.chaos.violation import Violation, ref
 
 __all__ = ["RULES", "Violation", "check"]
 
@@ -62,7 +62,9 @@ INDEXED_STATUSES = (200, 201, 504)
 def check(history: History) -> list[Violation]:
     """Every violation of every rule, in rule order."""
     unreadable = [
-        Violation("node_unreadable", f"{f.node} did not answer GET / after healing: its final log is unknown")
+        Violation(
+            "node_unreadable", f"{f.node} did not answer GET / after healing: its final log is unknown", refs=(ref(f),)
+        )
         for f in history.finals
         if not f.readable
     ]
@@ -122,6 +124,8 @@ def _acknowledged_everywhere(appends: list[AppendRecord], finals: list[FinalReco
                     "ack_missing",
                     f"{append.msg!r} (request_id {append.request_id}, w={append.w}, index {append.index}, "
                     f"acknowledged at {append.complete:.3f}s) is not in {final.node}'s final log",
+                    at=append.complete,
+                    refs=(ref(append), ref(final)),
                 )
 
 
@@ -134,17 +138,25 @@ def _final_logs_identical(finals: list[FinalRecord], reference: FinalRecord) -> 
                 f"{final.node} ({len(final.log)} entries) differs from {reference.node} ({len(reference.log)} "
                 f"entries) first at index {at + 1}: {_at(final.log, at)} vs {_at(reference.log, at)}"
                 + ("" if final.converged else " (the cluster did not converge in time)"),
+                refs=(ref(final), ref(reference)),
             )
 
 
 def _no_duplicates(reads: list[ReadRecord], finals: list[FinalRecord]) -> Iterable[Violation]:
-    logs = [(f"{f.node}'s final log", f.log) for f in finals]
-    logs += [(f"a read of {r.node} at {r.at:.3f}s", r.log) for r in reads]
-    for where, log in logs:
-        for msg, count in Counter(log).items():
+    logs: list[tuple[str, FinalRecord | ReadRecord, float | None]] = [
+        (f"{f.node}'s final log", f, None) for f in finals
+    ]
+    logs += [(f"a read of {r.node} at {r.at:.3f}s", r, r.at) for r in reads]
+    for where, record, at in logs:
+        for msg, count in Counter(record.log).items():
             if count > 1:
-                indexes = [i + 1 for i, m in enumerate(log) if m == msg]
-                yield Violation("duplicate_message", f"{msg!r} appears {count} times in {where}, at indexes {indexes}")
+                indexes = [i + 1 for i, m in enumerate(record.log) if m == msg]
+                yield Violation(
+                    "duplicate_message",
+                    f"{msg!r} appears {count} times in {where}, at indexes {indexes}",
+                    at=at,
+                    refs=(ref(record),),
+                )
 
 
 def _reads_are_prefixes(reads: list[ReadRecord], reference: FinalRecord) -> Iterable[Violation]:
@@ -156,6 +168,8 @@ def _reads_are_prefixes(reads: list[ReadRecord], reference: FinalRecord) -> Iter
                 f"a read of {read.node} at {read.at:.3f}s ({len(read.log)} entries) is not a prefix of "
                 f"{reference.node}'s final log: index {at + 1} read {_at(read.log, at)}, "
                 f"final {_at(reference.log, at)}",
+                at=read.at,
+                refs=(ref(read), ref(reference)),
             )
 
 
@@ -181,6 +195,8 @@ def _real_time_order(appends: list[AppendRecord]) -> Iterable[Violation]:
                 "real_time_order",
                 f"{highest.msg!r} got index {highest.index}, answered at {highest.complete:.3f}s, before "
                 f"{later.msg!r} was sent at {later.invoke:.3f}s, which got index {later.index}",
+                at=later.invoke,
+                refs=(ref(highest), ref(later)),
             )
 
 
@@ -195,28 +211,42 @@ def _answers_match_log(appends: list[AppendRecord], reference: FinalRecord) -> I
                 "wrong_index",
                 f"{append.msg!r} was acknowledged with index {append.index} (duplicate: {append.duplicate}) but "
                 f"{reference.node}'s final log holds {held} there",
+                at=append.complete,
+                refs=(ref(append), ref(reference)),
             )
         elif append.outcome == "timeout" and append.msg in position and position[append.msg] != append.index:
             yield Violation(
                 "wrong_index",
                 f"{append.msg!r} timed out (504) with index {append.index} but sits at {position[append.msg]}",
+                at=append.complete,
+                refs=(ref(append), ref(reference)),
             )
 
 
 def _one_index_per_request(appends: list[AppendRecord]) -> Iterable[Violation]:
     answers: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    records = {append.request_id: append for append in appends}
     for append in appends:
         for attempt in append.attempts:
             if attempt.kind == "answer" and attempt.status in INDEXED_STATUSES and attempt.index is not None:
                 answers[append.request_id].append((attempt.index, bool(attempt.duplicate)))
     for request_id, seen in answers.items():
+        record = records[request_id]
         indexes = sorted({index for index, _ in seen})
         if len(indexes) > 1:
-            yield Violation("duplicate_index", f"request_id {request_id} was answered with indexes {indexes}")
+            yield Violation(
+                "duplicate_index",
+                f"request_id {request_id} was answered with indexes {indexes}",
+                at=record.complete,
+                refs=(ref(record),),
+            )
         fresh = sum(1 for _, duplicate in seen if not duplicate)
         if fresh > 1:
             yield Violation(
-                "duplicate_index", f"request_id {request_id} was answered {fresh} times with duplicate: false"
+                "duplicate_index",
+                f"request_id {request_id} was answered {fresh} times with duplicate: false",
+                at=record.complete,
+                refs=(ref(record),),
             )
 
 
@@ -228,13 +258,19 @@ def _nothing_unasked(
     for final in finals:
         for i, msg in enumerate(final.log):
             if msg not in sent:
-                yield Violation("unknown_message", f"{final.node}'s final log holds {msg!r} at {i + 1}, never sent")
+                yield Violation(
+                    "unknown_message",
+                    f"{final.node}'s final log holds {msg!r} at {i + 1}, never sent",
+                    refs=(ref(final),),
+                )
             elif msg in refused:
                 record = refused[msg]
                 yield Violation(
                     "refused_but_present",
                     f"{msg!r} was refused on every try ({_describe_attempts(record)}) yet {final.node} holds it "
                     f"at {i + 1}",
+                    at=record.complete,
+                    refs=(ref(record), ref(final)),
                 )
 
 

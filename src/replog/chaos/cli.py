@@ -7,9 +7,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from replog.chaos.report import format_summary
+from replog.chaos.checker import Violation, check
+from replog.chaos.history import History, load_history
+from replog.chaos.report import format_summary, summarize
+from replog.chaos.report_html import write_report
 from replog.chaos.runner import ChaosOptions, run_chaos
+from replog.chaos.timeline import build_timeline
 from replog.hosts.cluster import COMPOSE_FILE
 
 __all__ = ["add_arguments", "run"]
@@ -37,6 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "on its own network namespace host, cut by nftables (needs root, iproute2, nftables)",
     )
     parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE.html",
+        help="also write the run's report: one self-contained HTML file (timeline, faults, verdict)",
+    )
+    parser.add_argument(
+        "--from-history",
+        type=Path,
+        default=None,
+        metavar="HISTORY.jsonl",
+        help="run nothing: check a recorded history.jsonl, print its summary (and write --report from it)",
+    )
+    parser.add_argument(
         "--compose",
         type=Path,
         default=_default_compose(),
@@ -45,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """0: no violation; 1: violations; 2: the run itself could not be made."""
+    """0: no violation; 1: violations; 2: the run itself could not be made, or its report not written."""
+    if args.from_history is not None:
+        return _from_history(args)
     options = ChaosOptions(
         duration=args.duration,
         seed=args.seed,
@@ -63,8 +84,46 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("replog chaos: interrupted; every node it started was stopped", file=sys.stderr)
         return 130
+    # Written whatever the verdict: a failing run is the one whose report is read.
+    written = args.report is None or _report(
+        args.report, load_history(result.history_path), result.violations, result.summary
+    )
     print(json.dumps(result.summary, indent=2) if args.json else format_summary(result.summary))
-    return 1 if result.violations else 0
+    return 2 if not written else 1 if result.violations else 0
+
+
+def _from_history(args: argparse.Namespace) -> int:
+    """Judge and report a run made earlier (or elsewhere): the history alone holds all the evidence."""
+    try:
+        history = load_history(args.from_history)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"replog chaos: cannot read the history {args.from_history}: {exc}", file=sys.stderr)
+        return 2
+    violations = check(history)
+    summary = summarize(history, violations, elapsed_s=_elapsed(history, build_timeline(history, violations).end))
+    summary.update(history=str(args.from_history.resolve()), workdir=str(args.from_history.resolve().parent))
+    written = args.report is None or _report(args.report, history, violations, summary)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 2 if not written else 1 if violations else 0
+
+
+def _report(path: Path, history: History, violations: list[Violation], summary: dict[str, Any]) -> bool:
+    """Write the report and name it in the summary (so that --json stays one JSON document)."""
+    try:
+        summary["report"] = str(write_report(path, history, violations, summary))
+    except OSError as exc:
+        print(f"replog chaos: cannot write the report {path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _elapsed(history: History, last_record: float) -> float:
+    """How long the run took as far as its history tells: up to its last record, or to the end of the wait
+    for convergence after the faults (which writes no record of its own, only the time it took)."""
+    converged_after = history.meta.get("converged_after_s")
+    if isinstance(converged_after, int | float):
+        return max(last_record, float(history.meta.get("duration") or 0.0) + converged_after)
+    return last_record
 
 
 def _default_compose() -> Path:

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from replog.chaos.history import AppendRecord, FaultRecord, FinalRecord, ReadRecord, RollbackRecord, StallRecord
-from replog.chaos.violation import Violation
+from replog.chaos.violation import Ref, Violation, ref
 
 __all__ = ["FAILOVER_RULES", "acks_survive", "committed_reads", "retried_once", "stalled_leaders"]
 
@@ -68,6 +68,8 @@ def acks_survive(
                     f"{append.msg!r} (request_id {append.request_id}, w={append.w}) was acknowledged with index "
                     f"{indexes[0]} by {append.node} at {append.complete:.3f}s but is not in {reference.node}'s "
                     f"final log" + (" (it is in a rollback file)" if (indexes[0], append.msg) in rolled else ""),
+                    at=append.complete,
+                    refs=(ref(append), ref(reference), *_rolled_refs(rollbacks, append.msg)),
                 )
                 continue
             moved = sorted({i for i in indexes if i != where[append.msg]})
@@ -76,6 +78,8 @@ def acks_survive(
                     "majority_ack_moved",
                     f"{append.msg!r} (request_id {append.request_id}, w={append.w}) was answered with index(es) "
                     f"{moved} but sits at {where[append.msg]} in {reference.node}'s final log",
+                    at=append.complete,
+                    refs=(ref(append), ref(reference)),
                 )
             continue
         for index in indexes:
@@ -85,6 +89,8 @@ def acks_survive(
                     f"{append.msg!r} (request_id {append.request_id}, w=1) was acknowledged with index {index} by "
                     f"{append.node}; the final log holds {held.get(index)!r} there and no rollback file holds it "
                     f"(final index: {where.get(append.msg)})",
+                    at=append.complete,
+                    refs=(ref(append), ref(reference), *_rolled_refs(rollbacks, append.msg)),
                 )
 
 
@@ -102,6 +108,8 @@ def retried_once(appends: list[AppendRecord], finals: list[FinalRecord]) -> Iter
                     "request_id_twice",
                     f"request_id {append.request_id} ({len(append.attempts)} tries) is in {final.node}'s final log "
                     f"{len(indexes)} times, at {indexes}",
+                    at=append.complete,
+                    refs=(ref(append), ref(final)),
                 )
 
 
@@ -117,6 +125,8 @@ def committed_reads(reads: list[ReadRecord], faults: list[FaultRecord], referenc
                 "committed_not_prefix",
                 f"a committed read of {read.node} at {read.at:.3f}s ({len(read.log)} entries) is not a prefix of "
                 f"{reference.node}'s final log",
+                at=read.at,
+                refs=(ref(read), ref(reference)),
             )
         before = last.get(read.node)
         restarted = before is not None and any(before.at <= t <= read.at for t in restarts[read.node])
@@ -125,6 +135,8 @@ def committed_reads(reads: list[ReadRecord], faults: list[FaultRecord], referenc
                 "committed_shrank",
                 f"{read.node}'s committed view went from {len(before.log)} entries at {before.at:.3f}s to "
                 f"{len(read.log)} at {read.at:.3f}s without a restart",
+                at=read.at,
+                refs=(ref(before), ref(read)),
             )
         last[read.node] = read
 
@@ -135,4 +147,11 @@ def stalled_leaders(stalls: list[StallRecord]) -> Iterable[Violation]:
             "leader_stalled",
             f"{stall.node} said it led term {stall.term} from {stall.since:.3f}s to at least {stall.until:.3f}s "
             f"without serving it (no Leading: its role change never completed)",
+            at=stall.since,
+            refs=(ref(stall),),
         )
+
+
+def _rolled_refs(rollbacks: list[RollbackRecord], msg: str) -> list[Ref]:
+    """The rollback entries that hold this message: the evidence of where an undone append went."""
+    return [ref(r) for r in rollbacks if r.msg == msg]

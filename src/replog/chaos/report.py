@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from replog.chaos.checker import Violation
-from replog.chaos.history import History
+from replog.chaos.history import FaultRecord, History
 from replog.chaos.schedule import CLASSIC_KINDS, FAILOVER_KINDS, HOSTS_KINDS
 
-__all__ = ["format_summary", "summarize"]
+__all__ = ["failover_figures", "failover_windows", "format_summary", "summarize"]
 
 SAMPLES_PER_RULE = 3
 
@@ -56,19 +56,7 @@ def failover_figures(history: History) -> dict[str, Any]:
     final_terms = [f.term for f in history.finals if f.term is not None]
     first_term = terms[0] if terms else 0
     last_term = max([*terms, *final_terms], default=first_term)
-    # (answered, sent) of every acknowledging try: a try sent after a leader's death cannot have been
-    # served by it (answers it sent before dying may still arrive, even through a forwarding follower).
-    acks = sorted(
-        (a.at, a.sent)
-        for append in history.appends
-        for a in append.attempts
-        if append.outcome == "ok" and a.kind == "answer" and a.status in (200, 201) and not a.probe
-    )
-    windows = []
-    for fault in sorted(history.faults, key=lambda f: f.start):
-        if fault.kind == "kill_leader" and fault.error is None:
-            after = next((at for at, sent in acks if sent is not None and sent > fault.start), None)
-            windows.append(round(after - fault.start, 2) if after is not None else None)
+    windows = [round(end - kill.start, 2) if end is not None else None for kill, end in failover_windows(history)]
     measured = [w for w in windows if w is not None]
     sent = {a.msg: a for a in history.appends}
     rolled_acks = {
@@ -91,6 +79,23 @@ def failover_figures(history: History) -> dict[str, Any]:
         "committed_reads": sum(1 for r in history.reads if r.committed),
         "converged_after_s": history.meta.get("converged_after_s"),
     }
+
+
+def failover_windows(history: History) -> list[tuple[FaultRecord, float | None]]:
+    """Each applied kill_leader fault, in start order, with the time of the first acknowledged try sent
+    after it (None: none came). A try sent after a leader's death cannot have been served by it (answers
+    it sent before dying may still arrive, even through a forwarding follower), so those do not count."""
+    acks = sorted(
+        (a.at, a.sent)
+        for append in history.appends
+        for a in append.attempts
+        if append.outcome == "ok" and a.kind == "answer" and a.status in (200, 201) and not a.probe
+    )
+    windows = []
+    for fault in sorted(history.faults, key=lambda f: f.start):
+        if fault.kind == "kill_leader" and fault.error is None:
+            windows.append((fault, next((at for at, sent in acks if sent is not None and sent > fault.start), None)))
+    return windows
 
 
 def _samples(violations: list[Violation]) -> list[str]:
@@ -137,4 +142,6 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("history"):
         lines.append(f"history: {summary['history']}")
         lines.append(f"node logs and data: {summary['workdir']}")
+    if summary.get("report"):
+        lines.append(f"report: {summary['report']}")
     return "\n".join(lines)
