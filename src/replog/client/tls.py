@@ -15,7 +15,15 @@ import os
 import ssl
 from collections.abc import Mapping
 
-__all__ = ["ENV_CA_FILE", "ENV_CERT_FILE", "ENV_KEY_FILE", "client_context", "context_from_env", "tls_failure"]
+__all__ = [
+    "ENV_CA_FILE",
+    "ENV_CERT_FILE",
+    "ENV_KEY_FILE",
+    "client_context",
+    "context_from_env",
+    "load_error",
+    "tls_failure",
+]
 
 ENV_CA_FILE = "REPLOG_CA_FILE"
 ENV_CERT_FILE = "REPLOG_CERT_FILE"
@@ -43,12 +51,12 @@ def client_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -
     try:
         context = ssl.create_default_context(cafile=ca_file or None)
     except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"cannot load CA file {ca_file}: {_reason(exc)}") from None
+        raise ValueError(f"cannot load CA file {ca_file}: {load_error(exc)}") from None
     if cert_file:
         try:
             context.load_cert_chain(cert_file, key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"cannot load certificate {cert_file} with key {key_file}: {_reason(exc)}") from None
+            raise ValueError(f"cannot load certificate {cert_file} with key {key_file}: {load_error(exc)}") from None
     return context
 
 
@@ -113,9 +121,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _reason(exc: BaseException) -> str:
+def load_error(exc: BaseException, ssl_hint: str = "") -> str:
+    """Why a certificate, key or CA file did not load, in one phrase; `ssl_hint` follows an SSL reason."""
     if isinstance(exc, ssl.SSLError) and exc.reason:
-        return f"{exc.reason} ({exc.library or 'ssl'})"
+        return f"{exc.reason} ({ssl_hint or exc.library or 'ssl'})"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from replog.client.tls import client_context, tls_failure
+from replog.client.tls import client_context, load_error, tls_failure
 from replog.config import Config
 from replog.errors import StartupError
 from replog.net.sockets import socket_factory
@@ -100,8 +100,4 @@ def _client_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLConte
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return f"{exc.reason} (is it PEM, and does the key belong to the certificate?)"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+    return load_error(exc, "is it PEM, and does the key belong to the certificate?")

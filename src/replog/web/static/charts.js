@@ -2,6 +2,7 @@
 // (served by the node that served the page, which asks the others: the page talks to nobody else).
 // Drawn with uPlot (vendored, /ui/uPlot.iife.min.js); events are vertical marks drawn by a plugin.
 // window.replogCharts exposes what is drawn, for the tests and for anyone curious in the console.
+// every(ms, task) is dashboard.js's (deferred scripts run in order: dashboard.js, uPlot, then this one).
 "use strict";
 
 (() => {
@@ -260,23 +261,6 @@
     renderFollowing(answer);
     render();
     renderEvents();
-  }
-
-  function every(ms, task) {
-    let busy = false;
-    const run = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        await task();
-      } catch (exc) {
-        console.error(exc);
-      } finally {
-        busy = false;
-      }
-    };
-    run();
-    setInterval(run, ms);
   }
 
   function resize() {
