@@ -6,9 +6,10 @@ tail, after FoundationDB's AsyncFileNonDurable). What the sim adds is time and f
 
 SimCommitter mirrors `node/committer.py`'s GroupCommitter step for step: `append` only queues;
 a commit step (a separate event, like the commit task's next turn) writes everything queued in
-one `store.append`, reports a failed write through `on_write_failed(store.last_index, error)`,
-then runs one fsync whose completion syncs all that was written and calls `on_synced`. A crash
-drops the queue and bumps the epoch, so a commit step or fsync in flight never completes.
+one `store.append`, reports a failed write through `on_write_failed(store.last_index, error)`
+and a good one through `on_written(store.last_index)`, then runs one fsync whose completion syncs
+all that was written and calls `on_synced`. A crash drops the queue and bumps the epoch, so a
+commit step or fsync in flight never completes.
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ class SimCommitter:
         on_synced: Callable[[int], None],
         on_write_failed: Callable[[int, StorageError], None],
         on_idle: Callable[[], None] = lambda: None,
+        on_written: Callable[[int], None] = lambda index: None,
     ) -> None:
         self._world = world
         self._disk = disk
         self._on_synced = on_synced
         self._on_write_failed = on_write_failed
         self._on_idle = on_idle
+        self._on_written = on_written
         self._pending: list[Entry] = []
         self._busy = False
         self._epoch = 0
@@ -120,6 +123,10 @@ class SimCommitter:
                 raise InvariantViolation(
                     f"no holes: {disk.name} was asked to store a batch that leaves a gap: {exc}"
                 ) from None
+            else:
+                self._on_written(disk.last_index)
+                if epoch != self._epoch:
+                    return  # The handler crashed the node (a chaos hook): nothing more runs in this life.
         if disk.synced_index < disk.last_index:
             self._world.schedule(disk.sync_delay_ms(), f"{disk.name} fsync done", self._synced, epoch)
             return

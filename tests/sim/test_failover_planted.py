@@ -53,6 +53,14 @@ class CountsOldTermEntries(Leader):
             self._outputs.append(Release(token, index))
 
 
+class CountsWrittenCopy(Leader):
+    """Bug 5: counts its own copy for `w` (and the majority) once written, before its fsync (issue #12: the
+    leader sends before it syncs, so its written index runs ahead of what a crash leaves)."""
+
+    def _own_durable(self) -> int:
+        return self._written_index
+
+
 class TruncatesWithoutRollback(SimNode):
     """Bug 4: the Truncate handler cuts the log without writing the rollback file first."""
 
@@ -87,6 +95,11 @@ BUGS = [
     ),
     PlantedBug(
         "counts-old-term-entries", lambda seed: FailoverWorld(seed, leader_cls=CountsOldTermEntries), COMMIT_RULE
+    ),
+    PlantedBug(
+        "counts-written-copy",
+        lambda seed: FailoverWorld(seed, leader_cls=CountsWrittenCopy),
+        ("with its log synced to", "node(s) hold it durably", "has synced only", "while only"),
     ),
     PlantedBug(
         "truncates-without-rollback",

@@ -52,7 +52,10 @@ def test_failover_runs_are_not_idle() -> None:
         world.run()
         for key, count in world.stats.items():
             stats[key] = stats.get(key, 0) + count
-    for key in ("leader crashes", "truncations", "acknowledged, then rolled back", "step downs", "votes lost"):
+    keys = ("leader crashes", "truncations", "acknowledged, then rolled back", "step downs", "votes lost")
+    # The leader sends before its fsync: followers get ahead of its disk, and it dies there (issue #12).
+    keys += ("acks ahead of the leader's disk", "leader crashes behind a follower")
+    for key in keys:
         assert stats.get(key, 0) > 0, f"no {key!r} in 20 seeds: {stats}"
     assert stats["leaders"] > 40, stats
     assert stats.get("released w=3", 0) > 100, stats

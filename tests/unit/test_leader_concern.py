@@ -233,7 +233,7 @@ def test_abort_unwritten_refuses_to_forget_synced_entries() -> None:
     h.propose(b"a", w=1)
     h.propose(b"b", w=1)
     h.sync()
-    with pytest.raises(AssertionError, match="outside synced"):
+    with pytest.raises(AssertionError, match="outside written"):
         h.leader.abort_unwritten(1, "disk full")
 
 

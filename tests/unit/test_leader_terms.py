@@ -12,6 +12,8 @@ from replog.errors import InvalidRequest
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, is_internal
 
+from .leader_harness import Harness
+
 LOG_ID = "log-A"
 
 
@@ -178,3 +180,57 @@ def test_a_retry_of_a_batch_a_failover_cut_is_refused_not_acknowledged() -> None
     with pytest.raises(InvalidRequest, match="holds only 1 of its 3 entries"):
         h.leader.propose([b"a", b"b", b"c"], 2, "r1")
     assert h.leader.propose([b"a"], 2, "r1").duplicate  # A retry of the same size still dedups.
+
+
+def _releases(outputs: list[Output]) -> list[tuple[int, int]]:
+    return [(o.token, o.index) for o in outputs if isinstance(o, Release)]
+
+
+def test_a_failover_leader_sends_written_entries_before_its_own_fsync() -> None:
+    """Raft §10.2.1: the followers' writes and fsyncs overlap the leader's own fsync."""
+    h = TermHarness(2, [])
+    h.sync()
+    h.hello(1, 1, ((2, 1),))
+    h.leader.propose([b"a"], 3)
+    h.take()
+    h.leader.on_written(2)
+    assert [[e.index for e in m.entries] for m in _sent(h.take(), Append)] == [[2]]  # type: ignore[attr-defined]
+
+
+def test_followers_ahead_of_the_leader_s_disk_release_and_commit_nothing_beyond_it() -> None:
+    """The leader's copy counts only once synced: w=1 stays "on the leader's disk", commit stays within it."""
+    h = TermHarness(2, [])
+    h.sync()
+    h.hello(1, 1, ((2, 1),))
+    h.hello(2, 1, ((2, 1),))
+    tokens = [h.leader.propose([payload], w).token for payload, w in ((b"w1", 1), (b"w2", 2), (b"w3", 3))]
+    h.take()
+    h.leader.on_written(4)
+    h.take()
+    assert _releases(h.ack(1, 4)) == []
+    assert _releases(h.ack(2, 4)) == []  # Both followers hold 2..4 durably; the leader has synced only 1.
+    assert h.leader.commit_index == 1
+    assert _releases(h.sync()) == list(zip(tokens, (2, 3, 4), strict=True))
+    assert h.leader.commit_index == 4
+
+
+def test_the_fixed_master_still_sends_only_synced_entries() -> None:
+    """Without terms its secondaries are never truncated, so none may hold what the master could lose."""
+    h = Harness(peers=(1,))
+    h.connect(1)
+    h.propose(b"a", w=1)
+    h.leader.on_written(1)
+    assert [m for m in (o.message for o in h.take() if isinstance(o, Send)) if isinstance(m, Append)] == []
+    assert [[e.index for e in m.entries] for m in _sent(h.sync(), Append)] == [[1]]  # type: ignore[attr-defined]
+
+
+def test_entries_written_and_sent_cannot_be_aborted() -> None:
+    """Only unwritten entries were never sent; a written one may be on a follower already."""
+    h = TermHarness(2, [])
+    h.sync()
+    h.hello(1, 1, ((2, 1),))
+    h.leader.propose([b"a"], 1)
+    h.take()
+    h.leader.on_written(2)
+    with pytest.raises(AssertionError, match="outside written 2"):
+        h.leader.abort_unwritten(1, "disk full")

@@ -60,17 +60,26 @@ class ConcernWaiters:
                 yield fifo.pop()[1]
 
     def pop_satisfied(
-        self, durable: Sequence[int], *, majority: int | None = None, commit_index: int = 0
+        self,
+        durable: Sequence[int],
+        *,
+        majority: int | None = None,
+        commit_index: int = 0,
+        own_index: int | None = None,
     ) -> Iterator[tuple[int, int]]:
         """Yield (token, index) for every waiter whose concern `durable` now meets.
 
         With `majority` given, a w >= majority waiter also needs its index committed (Raft's rule: an
         entry on a majority may still be overwritten until an entry of the current term is on one too).
+        With `own_index` given, nothing above it is released (the leader's own synced index: followers
+        may hold more than its disk once the leader sends before its fsync).
         """
         for w, fifo in self._fifos.items():
             if not fifo:
                 continue
             ready = satisfied_index(durable, w)
+            if own_index is not None:
+                ready = min(ready, own_index)
             if majority is not None and w >= majority:
                 ready = min(ready, commit_index)
             while fifo and fifo[0][0] <= ready:

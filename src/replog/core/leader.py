@@ -1,12 +1,16 @@
 """The master's state machine: assigns indexes, tracks every secondary, releases writers.
 
-Inputs: `propose`, `on_synced`, `on_connected`, `on_disconnected`, `on_message`, `tick`.
+Inputs: `propose`, `on_written`, `on_synced`, `on_connected`, `on_disconnected`, `on_message`, `tick`.
 Outputs (drained with `take_outputs`): Persist, Send, Disconnect, Release, HealthChanged,
 ReadOnlyChanged, CatchUp. The Leader never waits and never reads a clock: `now_ms` comes in.
 
 Two rules carry the guarantees:
-- Only entries the master has synced are sent, so every secondary holds a prefix of a
-  durable master log.
+- The fixed master sends only entries it has synced, so every secondary holds a prefix of a
+  durable master log. A failover leader sends what it has *written* (its fsync runs in parallel,
+  Raft §10.2.1): a follower may then hold entries the leader loses in a crash, and the next
+  leader's log settles them as it settles any deposed leader's tail (below).
+- The leader's own copy counts for `w` only once synced, and nothing is released (or shown as
+  committed) beyond the leader's synced index: `w` nodes hold it durably, the leader among them.
 - A connection always starts with the secondary's Hello, and streaming resumes right after
   what it says it holds. Retries, restarts, catch-up and healed partitions are all that one
   path; an entry is never sent to a node that already has it except by a retry whose
@@ -131,6 +135,7 @@ class Leader:
         self._now_ms = now_ms
         self._last_index = last_index
         self._synced_index = last_index
+        self._written_index = last_index  # On the leader's disk, maybe not yet synced.
         self._progress = {peer: Progress(peer) for peer in peers}
         self._waiters = ConcernWaiters(len(peers) + 1)
         self._next_token = 1
@@ -250,12 +255,13 @@ class Leader:
     def abort_unwritten(self, written_index: int, reason: str) -> None:
         """The shell could not write entries after `written_index`: forget them and fail their waiters.
 
-        Nothing past `written_index` was ever synced or sent, so no node holds it: the indexes are
-        free to be assigned again, and the refused requests get `Reject` with the reason.
+        Only written entries are ever sent (and synced), so no node holds anything past `written_index`:
+        the indexes are free to be assigned again, and the refused requests get `Reject` with the reason.
+        (Entries written and sent whose fsync then fails never get here: the shell stops the node.)
         """
-        if not self._synced_index <= written_index <= self._last_index:
+        if not self._written_index <= written_index <= self._last_index:
             raise AssertionError(
-                f"abort_unwritten({written_index}) outside synced {self._synced_index}..last {self._last_index}"
+                f"abort_unwritten({written_index}) outside written {self._written_index}..last {self._last_index}"
             )
         self._last_index = written_index
         for token in self._waiters.pop_above(written_index):
@@ -269,12 +275,24 @@ class Leader:
         for token in self._waiters.pop_above(-1):
             self._outputs.append(Reject(token, reason))
 
+    def on_written(self, index: int) -> None:
+        """The shell wrote 1..index to the store (not yet synced): with failover they may be sent."""
+        if index > self._last_index:
+            raise AssertionError(f"written {index} beyond last index {self._last_index}")
+        if index <= self._written_index:
+            return
+        self._written_index = index
+        if self._term.failover:
+            for progress in self._progress.values():
+                self._pump(progress)
+
     def on_synced(self, index: int) -> None:
         if index > self._last_index:
             raise AssertionError(f"synced {index} beyond last index {self._last_index}")
         if index <= self._synced_index:
             return
         self._synced_index = index
+        self._written_index = max(self._written_index, index)
         self._release()
         for progress in self._progress.values():
             self._pump(progress)
@@ -324,7 +342,7 @@ class Leader:
         for progress in self._progress.values():
             idle_ms = now_ms - progress.last_sent_ms
             if progress.mode is LinkMode.STREAM and idle_ms >= self._limits.heartbeat_interval_ms:
-                heartbeat = Heartbeat(self._synced_index, self._term.term, self._commit_index)
+                heartbeat = Heartbeat(self._send_limit, self._term.term, self._commit_index)
                 self._outputs.append(Send(progress.peer, heartbeat))
                 progress.last_sent_ms = now_ms
             self._pump(progress)
@@ -344,16 +362,30 @@ class Leader:
         while len(self._request_ids) > self._limits.request_id_window:
             self._request_ids.popitem(last=False)
 
+    @property
+    def _send_limit(self) -> int:
+        """The last entry that may be sent: written with failover (followers ahead of our disk are settled
+        by the next leader's log), synced for the fixed master (its secondaries are never truncated)."""
+        return self._written_index if self._term.failover else self._synced_index
+
+    def _own_durable(self) -> int:
+        """The leader's own copy counts for `w` (and for the majority) only up to its synced index."""
+        return self._synced_index
+
     def _durable(self) -> list[int]:
-        return [self._synced_index, *(p.acked_index for p in self._progress.values())]
+        return [self._own_durable(), *(p.acked_index for p in self._progress.values())]
 
     def _release(self) -> None:
         durable = self._durable()
+        own = self._own_durable()
         majority = self.quorum_needed()
-        held_by_majority = satisfied_index(durable, majority)
+        # Followers may hold entries our disk does not yet: what we commit and release stays within our
+        # own synced log, so `w=1` still means "on the leader's disk" and committed reads show only it.
+        held_by_majority = min(satisfied_index(durable, majority), own)
         if held_by_majority >= self._term_start and held_by_majority > self._commit_index:
             self._commit_index = held_by_majority
-        for token, index in self._waiters.pop_satisfied(durable, majority=majority, commit_index=self._commit_index):
+        ready = self._waiters.pop_satisfied(durable, majority=majority, commit_index=self._commit_index, own_index=own)
+        for token, index in ready:
             self._outputs.append(Release(token, index))
 
     def _on_hello(self, progress: Progress, hello: Hello) -> None:
@@ -374,13 +406,13 @@ class Leader:
         match = self._match(hello)
         progress.start_stream(match)
         welcome = Welcome(
-            self._log_id, self._synced_index, self._term.term, self._term.node_id, match, self._commit_index
+            self._log_id, self._send_limit, self._term.term, self._term.node_id, match, self._commit_index
         )
         self._outputs.append(Send(progress.peer, welcome))
-        if match < self._synced_index:
+        if match < self._send_limit:
             progress.catch_up_from = match + 1
-            progress.catch_up_to = self._synced_index
-            self._outputs.append(CatchUp(progress.peer, match + 1, self._synced_index, done=False))
+            progress.catch_up_to = self._send_limit
+            self._outputs.append(CatchUp(progress.peer, match + 1, self._send_limit, done=False))
         self._release()
         self._pump(progress)
 
@@ -389,7 +421,7 @@ class Leader:
         if not self._term.failover:
             return hello.contiguous_index  # The fixed master refused any longer log already.
         ours = match_index(self._term.epochs(), self._last_index, hello.epochs, hello.contiguous_index)
-        return min(ours, self._synced_index)
+        return min(ours, self._send_limit)  # Streaming resumes after the match, from our written log.
 
     def _refusal(self, hello: Hello) -> str:
         if hello.protocol_version != PROTOCOL_VERSION:
@@ -422,16 +454,17 @@ class Leader:
         self._pump(progress)
 
     def _pump(self, progress: Progress) -> None:
-        """Send batches while there is synced data the peer lacks and the window has room."""
+        """Send batches while there is sendable data the peer lacks and the window has room."""
         limits = self._limits
+        limit = self._send_limit
         for _ in range(limits.pump_frames_max):
             if not (
                 progress.mode is LinkMode.STREAM
-                and progress.next_index <= self._synced_index
+                and progress.next_index <= limit
                 and progress.window_open(limits.inflight_frames_max)
             ):
                 return
-            hi = min(self._synced_index, progress.next_index + limits.batch_entries_max - 1)
+            hi = min(limit, progress.next_index + limits.batch_entries_max - 1)
             entries = self._read(progress.next_index, hi, limits.batch_bytes_max)
             if not entries or entries[0].index != progress.next_index:
                 raise AssertionError(f"log read at {progress.next_index} returned {entries[:1]}")

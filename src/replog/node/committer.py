@@ -5,6 +5,9 @@ and syncs them with one fsync, in a worker thread for a disk store so the event 
 accepting appends meanwhile. Whatever arrives during one fsync is covered by the next: the
 batch size follows the load, not a timer, and there is no per-message syscall.
 
+`on_written(last_index)` is told after each successful write, before its fsync starts: a failover
+leader sends those entries to its followers while its own fsync runs.
+
 A failed write (a full disk) leaves the store unchanged, and the owner is told through
 `on_write_failed(written_index, error)` so it can fail the requests whose entries were lost.
 A failed fsync is not retried: after one the kernel may have dropped the dirty pages
@@ -38,9 +41,11 @@ class GroupCommitter:
         on_synced: Callable[[int], None],
         on_write_failed: Callable[[int, StorageError], None],
         on_sync_seconds: Callable[[float], None] | None = None,
+        on_written: Callable[[int], None] = lambda index: None,
     ) -> None:
         self._store = store
         self._on_synced = on_synced
+        self._on_written = on_written
         self._on_write_failed = on_write_failed
         self._on_sync_seconds = on_sync_seconds
         self._pending: list[Entry] = []
@@ -97,6 +102,8 @@ class GroupCommitter:
         except StorageError as exc:
             log.error("cannot write entries %d..%d: %s", batch[0].index, batch[-1].index, exc)
             self._on_write_failed(self._store.last_index, exc)
+            return
+        self._on_written(self._store.last_index)
 
     async def _sync(self) -> int:
         started = time.perf_counter()

@@ -159,6 +159,10 @@ class Leading:
 
     # -------------------------------------------------------- core inputs/outputs
 
+    def on_written(self, index: int) -> None:
+        self.core.on_written(index)
+        self.flush()
+
     def on_synced(self, index: int) -> None:
         self.core.on_synced(index)
         self.flush()

@@ -84,7 +84,11 @@ class ReplicaNode:
         self.metrics = NodeMetrics("replica")
         self.sampler = Sampler(self.name, self.metrics.per_second, self._chart_state)
         self._committer = GroupCommitter(
-            store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
+            store,
+            self._on_synced,
+            self._on_write_failed,
+            self.metrics.fsync_seconds.observe,
+            on_written=self._on_written,
         )
         timeout_ms = int(config.election_timeout_seconds * 1000)
         self.election = Election(
@@ -486,6 +490,12 @@ class ReplicaNode:
     def _log_position(self) -> LogPosition:
         synced = self.store.synced_index
         return LogPosition(self.store.term_at(synced), synced)
+
+    def _on_written(self, index: int) -> None:
+        # Only a leader acts on a write before its fsync (it sends the entries); a follower acks synced ones.
+        leading = self.ready_leader
+        if leading is not None:
+            leading.on_written(index)
 
     def _on_synced(self, index: int) -> None:
         # A deposed Leader may still be stopping: syncs go to whichever role the election says is current.

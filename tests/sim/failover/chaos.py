@@ -8,6 +8,7 @@ vote loss, delay spikes, link resets and slow disks. Every fault heals itself af
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -43,10 +44,18 @@ class FailoverChaos:
         self._new_leader_crash_p = rng.choice((0.0, 0.0, 0.2, 0.5))
         # A leader that dies while a follower catches up on entries older than its no-op: the other half.
         self._catch_up_crash_p = rng.choice((0.0, 0.0, 0.05, 0.2))
+        # A leader that dies once a follower holds entries its own disk has not synced (it sends before its
+        # fsync): the restarted node's log is shorter than a follower's. A generator of its own, so the
+        # seeds that never reach this point run exactly as they did before it existed.
+        self._ahead_rng = random.Random(f"ahead-{world.seed}")
+        self._ahead_crash_p = self._ahead_rng.choice((0.0, 0.05, 0.2, 0.5))
 
     def describe(self) -> str:
         mix = ", ".join(f"{name}={weight}" for (name, _), weight in zip(self._actions, self._weights, strict=True))
-        crashes = f"new leaders crash with p={self._new_leader_crash_p}, mid catch-up p={self._catch_up_crash_p}"
+        crashes = (
+            f"new leaders crash with p={self._new_leader_crash_p}, mid catch-up p={self._catch_up_crash_p}, "
+            f"behind a follower p={self._ahead_crash_p}"
+        )
         return f"faults every {self._interval_ms} ms: {mix}; {crashes}"
 
     def start(self) -> None:
@@ -67,6 +76,11 @@ class FailoverChaos:
         """`node` leads and a follower just acked entries older than this term's no-op."""
         if not self.stopped and self._world.rng.random() < self._catch_up_crash_p:
             self._later(0, 10, f"chaos crashes {node.name} mid catch-up", self._crash, node)
+
+    def on_follower_ahead(self, node: SimNode) -> None:
+        """`node` leads and a follower just acked entries `node` has written but not yet synced."""
+        if not self.stopped and self._ahead_rng.random() < self._ahead_crash_p:
+            self._later(0, 3, f"chaos crashes {node.name} behind its follower", self._crash, node)
 
     # ----------------------------------------------------------------- helpers
 

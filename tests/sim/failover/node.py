@@ -79,7 +79,9 @@ class SimNode:
         # Every node is configured with the cluster's log id (see the report: a fresh follower that
         # wins before it ever adopted one would otherwise lead an unnamed log).
         self.disk = SimDisk(world, self.name, log_id=f"log-{world.seed}")
-        self.committer = SimCommitter(world, self.disk, self._on_synced, self._on_write_failed, self._on_idle)
+        self.committer = SimCommitter(
+            world, self.disk, self._on_synced, self._on_write_failed, self._on_idle, on_written=self._on_written
+        )
         self.rollback: list[Entry] = []  # The rollback files: fsynced before the truncation, so durable.
         self.election: Election | None = None
         self.incarnation = 0
@@ -145,6 +147,11 @@ class SimNode:
         world.stats["crashes"] += 1
         if self.leader is not None or self.lead_term is not None:
             world.stats["leader crashes"] += 1
+        if self.leader is not None:
+            # Entries of this term that a follower synced beyond our own synced log: this crash loses them here.
+            term, mine = self.leader.term, self.disk.synced_index
+            if any(n.disk.synced_index > mine and n.disk.term_at(n.disk.synced_index) == term for n in world.nodes):
+                world.stats["leader crashes behind a follower"] += 1
         self.election = None
         self.incarnation += 1
         self.lead_epoch += 1
@@ -463,6 +470,9 @@ class SimNode:
         self.leader.on_message(conn.acceptor, message, world.now_ms)
         if isinstance(message, Ack) and 0 < message.contiguous_index < self.noop_index:
             world.chaos.on_catch_up_ack(self)
+        if isinstance(message, Ack) and message.contiguous_index > self.disk.synced_index:
+            world.stats["acks ahead of the leader's disk"] += 1
+            world.chaos.on_follower_ahead(self)
         self._drain_leader()
 
     def on_closed(self, conn: Conn) -> None:
@@ -525,6 +535,11 @@ class SimNode:
         self.rollback.extend(entries)
 
     # ----------------------------------------------------------------- disk
+
+    def _on_written(self, index: int) -> None:
+        if self.leader is not None:
+            self.leader.on_written(index)  # It sends them now; its own copy counts once synced.
+            self._drain_leader()
 
     def _on_synced(self, index: int) -> None:
         if self.leader is not None:
