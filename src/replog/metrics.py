@@ -8,12 +8,14 @@ one process (tests, the simulator) without sharing numbers.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from replog.samples import SecondAccumulator
 
@@ -34,22 +36,51 @@ class _Scrape(Collector):
         yield from self._snapshot()
 
 
+class _AppendStats(Collector):
+    """replog_appends_total{w,outcome} and replog_append_latency_seconds{w}, kept as plain numbers and
+    turned into metric families when scraped. Appends are counted on the event loop only, so no lock is
+    needed: prometheus_client's Counter and Histogram take one per update and walk the buckets in Python
+    (2.9 us per append against 0.5 us here, by timeit)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str], int] = {}
+        self.latencies: dict[int, list[float]] = {}  # w -> a count per bucket (the last is +Inf), then the sum
+
+    def observe(self, w: int, outcome: str, seconds: float) -> None:
+        key = (w, outcome)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if outcome == "ok" or outcome == "duplicate":
+            histogram = self.latencies.get(w)
+            if histogram is None:
+                histogram = self.latencies[w] = [0.0] * (len(LATENCY_BUCKETS_S) + 2)
+            histogram[bisect_left(LATENCY_BUCKETS_S, seconds)] += 1  # a bucket holds values <= its bound
+            histogram[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        appends = CounterMetricFamily(
+            "replog_appends", "Appends answered, by write concern and outcome", labels=["w", "outcome"]
+        )
+        for (w, outcome), count in sorted(self.counts.items()):
+            appends.add_metric([str(w), outcome], count)
+        yield appends
+        latency = HistogramMetricFamily(
+            "replog_append_latency_seconds", "Time from receiving an append to answering it", labels=["w"]
+        )
+        bounds = [*(floatToGoString(b) for b in LATENCY_BUCKETS_S), "+Inf"]
+        for w, histogram in sorted(self.latencies.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(bounds, histogram[:-1], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            latency.add_metric([str(w)], buckets, histogram[-1])
+        yield latency
+
+
 class NodeMetrics:
     def __init__(self, role: str) -> None:
         self.registry = CollectorRegistry(auto_describe=False)  # Scrape-time state is read only when scraped.
-        self.appends = Counter(
-            "replog_appends",
-            "Appends answered, by write concern and outcome",
-            ["w", "outcome"],
-            registry=self.registry,
-        )
-        self.append_seconds = Histogram(
-            "replog_append_latency_seconds",
-            "Time from receiving an append to answering it",
-            ["w"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=self.registry,
-        )
+        self.appends = _AppendStats()
+        self.registry.register(self.appends)
         self.fsync_seconds = Histogram(
             "replog_fsync_seconds",
             "Duration of one group-commit sync of the local log",
@@ -57,8 +88,6 @@ class NodeMetrics:
             registry=self.registry,
         )
         self.role = role
-        # labels() takes a lock and builds a key on every call; appends hit the same few children.
-        self._append_children: dict[tuple[int, str], tuple[Any, Any]] = {}
         # The dashboard's charts: this second's appends, taken once a second by the node's sampler.
         self.per_second = SecondAccumulator()
 
@@ -67,13 +96,7 @@ class NodeMetrics:
         self.registry.register(_Scrape(snapshot))
 
     def observe_append(self, w: int, outcome: str, seconds: float) -> None:
-        children = self._append_children.get((w, outcome))
-        if children is None:
-            children = (self.appends.labels(str(w), outcome), self.append_seconds.labels(str(w)))
-            self._append_children[(w, outcome)] = children
-        children[0].inc()
-        if outcome in ("ok", "duplicate"):
-            children[1].observe(seconds)
+        self.appends.observe(w, outcome, seconds)
         self.per_second.record(outcome, seconds)
 
     def render(self) -> bytes:

@@ -40,6 +40,7 @@ def test_bench_prints_rows_with_figures_and_ratios() -> None:
     for row in rows.values():
         assert row["messages"] == 300 and row["errors"] == 0
         assert row["msgs_per_s"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
+        assert row["cpu_ms_per_1000"] > 0, row  # the servers' CPU per 1,000 acks, from /proc
     assert rows["http"]["vs_reference"].endswith("msgs/s of bare aiohttp POST handler, no replication")
     assert "[3/3] pipelined" in run.stderr  # the progress bar
 

@@ -25,6 +25,7 @@ class LoadResult:
     seconds: float = 0.0
     errors: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    cpu_s: float | None = None  # CPU of the system under test over the run (bench/cpu.py), when measured
 
     @property
     def rate(self) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from replog.bench.cpu import cpu_ms_per_1000
+from replog.bench.loadgen import LoadResult
 from replog.bench.scenarios import Row
 
 __all__ = ["as_json", "ratio_text", "table"]
@@ -23,13 +25,18 @@ def ratio_text(row: Row, rows: dict[str, Row]) -> str:
     return f"{row.result.rate / reference.result.rate:.2f}x msgs/s of {name}"
 
 
+def cpu_per_1000(result: LoadResult) -> float | None:
+    """CPU ms of all the system's processes per 1,000 acknowledged messages (None when not measured)."""
+    return None if result.cpu_s is None or not result.messages else cpu_ms_per_1000(result.cpu_s, result.messages)
+
+
 def table(rows: list[Row]) -> str:
     by_key = {row.key: row for row in rows}
-    header = ["system", "mode", "w", "in flight", "msgs/s", "p50 ms", "p99 ms", "vs reference"]
+    header = ["system", "mode", "w", "in flight", "msgs/s", "p50 ms", "p99 ms", "CPU ms/1k", "vs reference"]
     lines = [header]
     for row in rows:
         if row.result is None:
-            lines.append([row.system, row.mode, row.w, str(row.inflight), "skipped", "", "", row.skipped])
+            lines.append([row.system, row.mode, row.w, str(row.inflight), "skipped", "", "", "", row.skipped])
             continue
         lines.append(
             [
@@ -40,6 +47,7 @@ def table(rows: list[Row]) -> str:
                 f"{row.result.rate:,.0f}",
                 f"{row.result.percentile_ms(0.5):.2f}",
                 f"{row.result.percentile_ms(0.99):.2f}",
+                "" if (cpu := cpu_per_1000(row.result)) is None else f"{cpu:,.0f}",
                 ratio_text(row, by_key),
             ]
         )
@@ -68,6 +76,7 @@ def as_json(rows: list[Row]) -> list[dict[str, Any]]:
                 p99_ms=round(row.result.percentile_ms(0.99), 3),
                 messages=row.result.messages,
                 errors=row.result.errors,
+                cpu_ms_per_1000=None if (cpu := cpu_per_1000(row.result)) is None else round(cpu, 1),
                 reference=row.reference,
                 vs_reference=ratio_text(row, by_key),
             )

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from replog.bench.cpu import cpu_seconds
 from replog.bench.loadgen import LoadResult, Progress, http_post, run_concurrent, run_http
 from replog.bench.systems import Children, bare_aiohttp, bench_certs, nats_cluster, redis_cluster, replog_cluster
 
@@ -51,6 +52,15 @@ async def _with_children(run: Callable[[Children, Path], Awaitable[Row]]) -> Row
             children.stop_all()
 
 
+async def _metered(children: Children, load: Awaitable[LoadResult]) -> LoadResult:
+    """Run `load` and record the CPU every process of the system under test spent meanwhile."""
+    pids = [process.pid for process in children.processes.values()]
+    before = cpu_seconds(pids)
+    result = await load
+    result.cpu_s = cpu_seconds(pids) - before
+    return result
+
+
 def _appends(w: int) -> Callable[[int], bytes]:
     requests = [http_post("/", {"msg": PAYLOAD, "w": w})]
     return lambda _number: requests[0]
@@ -71,14 +81,17 @@ def replog_http(
         async def run(children: Children, directory: Path) -> Row:
             context = bench_certs(directory) if tls else None
             port = await replog_cluster(children, directory, via=via, tls=context, **settings)
-            result = await run_http(
-                port,
-                _appends(w),
-                concurrency=concurrency,
-                count=budget.count,
-                deadline_s=budget.deadline_s,
-                progress=progress,
-                tls=context,
+            result = await _metered(
+                children,
+                run_http(
+                    port,
+                    _appends(w),
+                    concurrency=concurrency,
+                    count=budget.count,
+                    deadline_s=budget.deadline_s,
+                    progress=progress,
+                    tls=context,
+                ),
             )
             mode = ("HTTPS POST (TLS on every link), " if tls else "HTTP POST, ") + ", ".join(
                 f"{k}={v}" for k, v in settings.items()
@@ -104,8 +117,15 @@ def replog_pipelined(key: str, *, w: int, inflight: int, reference: str | None, 
                 async def append(_number: int) -> None:
                     await client.append(PAYLOAD, w)
 
-                result = await run_concurrent(
-                    append, concurrency=inflight, count=budget.count, deadline_s=budget.deadline_s, progress=progress
+                result = await _metered(
+                    children,
+                    run_concurrent(
+                        append,
+                        concurrency=inflight,
+                        count=budget.count,
+                        deadline_s=budget.deadline_s,
+                        progress=progress,
+                    ),
                 )
             mode = ("pipelined wss /stream (TLS on every link), " if tls else "pipelined /stream, ") + ", ".join(
                 f"{k}={v}" for k, v in settings.items()
@@ -121,13 +141,16 @@ def bare_http(key: str, *, concurrency: int):
     async def scenario(budget: Budget, progress: Progress) -> Row:
         async def run(children: Children, directory: Path) -> Row:
             port = await bare_aiohttp(children)
-            result = await run_http(
-                port,
-                _appends(3),
-                concurrency=concurrency,
-                count=budget.count,
-                deadline_s=budget.deadline_s,
-                progress=progress,
+            result = await _metered(
+                children,
+                run_http(
+                    port,
+                    _appends(3),
+                    concurrency=concurrency,
+                    count=budget.count,
+                    deadline_s=budget.deadline_s,
+                    progress=progress,
+                ),
             )
             return Row(key, "bare aiohttp", "POST handler, no replication", "-", concurrency, result)
 
@@ -154,8 +177,15 @@ def nats(key: str, *, inflight: int, sync_always: bool, mode: str):
                 async def publish(_number: int) -> None:
                     await stream.publish("bench", payload)
 
-                result = await run_concurrent(
-                    publish, concurrency=inflight, count=budget.count, deadline_s=budget.deadline_s, progress=progress
+                result = await _metered(
+                    children,
+                    run_concurrent(
+                        publish,
+                        concurrency=inflight,
+                        count=budget.count,
+                        deadline_s=budget.deadline_s,
+                        progress=progress,
+                    ),
                 )
             finally:
                 await connection.close()
@@ -187,8 +217,15 @@ def redis(key: str, *, concurrency: int):
                         pipe.execute_command("WAIT", 2, 0)
                         await pipe.execute()
 
-                result = await run_concurrent(
-                    push, concurrency=concurrency, count=budget.count, deadline_s=budget.deadline_s, progress=progress
+                result = await _metered(
+                    children,
+                    run_concurrent(
+                        push,
+                        concurrency=concurrency,
+                        count=budget.count,
+                        deadline_s=budget.deadline_s,
+                        progress=progress,
+                    ),
                 )
             finally:
                 await pool.aclose()

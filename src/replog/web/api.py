@@ -57,6 +57,21 @@ def _indexes(result: AppendResult, batch: bool) -> dict[str, int]:
     return {"index": result.last_index}
 
 
+def _appended(result: AppendResult, batch: bool) -> web.Response:
+    """The 201 (200 for a duplicate) of an append. Its body is formatted, not json.dumps'd: it holds only
+    integers and a boolean, and this runs once per acknowledged append (a JSON encoder per answer cost ~3%)."""
+    indexes = (
+        f'"index": {result.last_index}, "first_index": {result.first_index}, "last_index": {result.last_index}'
+        if batch
+        else f'"index": {result.last_index}'
+    )
+    body = f'{{{indexes}, "w": {result.w}, "duplicate": {"true" if result.duplicate else "false"}}}'
+    return web.Response(body=body.encode(), status=200 if result.duplicate else 201, headers=_JSON_HEADERS)
+
+
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}  # as web.json_response sets it
+
+
 @web.middleware
 async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -218,8 +233,7 @@ def append_handler(node: MasterNode | ReplicaNode, w_max: int) -> Handler:
                 return _error(504, describe(exc), **_indexes(exc.result, parsed.batch), w=exc.result.w)
             raise
         node.metrics.observe_append(w, "duplicate" if result.duplicate else "ok", time.perf_counter() - started)
-        answer = {**_indexes(result, parsed.batch), "w": result.w, "duplicate": result.duplicate}
-        return web.json_response(answer, status=200 if result.duplicate else 201)
+        return _appended(result, parsed.batch)
 
     return append
 
