@@ -114,8 +114,9 @@ class Following:
             replaced, self._ws = self._ws, None  # Replaced, not lost: its closing says nothing of the leader.
             # Closed in the background: a close waits for the old peer's answer, and a leader that is cut
             # off or frozen may never give one; the new leader must not wait for the old one.
-            self._closing.add(asyncio.get_running_loop().create_task(replaced.close()))
-            self._closing = {task for task in self._closing if not task.done()}
+            closing = asyncio.get_running_loop().create_task(replaced.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         await self._committer.wait_synced()
         store = self._store
         core = Follower(
