@@ -7,9 +7,19 @@ and a log never has a hole. Payloads are opaque bytes to everything but the HTTP
 from __future__ import annotations
 
 import enum
+from array import array
+from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["INTERNAL_REQUEST_ID_PREFIX", "Entry", "HealthState", "PeerId", "is_internal", "noop_request_id"]
+__all__ = [
+    "INTERNAL_REQUEST_ID_PREFIX",
+    "Entry",
+    "HealthState",
+    "PeerId",
+    "RecordRun",
+    "is_internal",
+    "noop_request_id",
+]
 
 PeerId = int
 """A secondary's id: its position in the configured list (0, 1, ...)."""
@@ -31,6 +41,51 @@ class Entry(NamedTuple):
         # A budget for batching, not an exact size: it leaves the term out on purpose, so that batch
         # boundaries stay where they were and a record on disk, of either format, is never smaller.
         return len(self.payload) + (len(self.request_id) if self.request_id else 0) + 16
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRun:
+    """Entries first_index.. as segment records back to back in `data` (storage/runs.py): catch-up ships
+    them as they lie on disk. `ends[i]` is where record first_index + i ends."""
+
+    first_index: int
+    data: bytes
+    ends: array[int]
+    epochs: tuple[tuple[int, int], ...]  # (term, first_index) of each run of equal terms, in order
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.ends) - 1
+
+    @property
+    def first_term(self) -> int:
+        return self.epochs[0][0]
+
+    @property
+    def last_term(self) -> int:
+        return self.epochs[-1][0]
+
+    def sizes(self) -> list[int]:
+        """Each record's size in bytes."""
+        starts = [0, *self.ends[:-1]]
+        return [end - start for start, end in zip(starts, self.ends, strict=True)]
+
+    def after(self, index: int) -> RecordRun | None:
+        """The records after `index` (all of them if it is before the run), or None if none is left."""
+        skip = index - self.first_index + 1
+        if skip <= 0:
+            return self
+        if skip >= len(self.ends):
+            return None
+        cut = self.ends[skip - 1]
+        ends = array("Q", (end - cut for end in self.ends[skip:]))
+        first = index + 1
+        kept = [(term, max(start, first)) for term, start in self.epochs]
+        epochs = tuple(epoch for i, epoch in enumerate(kept) if i + 1 == len(kept) or kept[i + 1][1] > first)
+        return RecordRun(first, self.data[cut:], ends, epochs)
 
 
 class HealthState(enum.Enum):

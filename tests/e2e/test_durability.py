@@ -74,6 +74,22 @@ async def test_restarted_secondary_streams_only_the_missing_suffix(cluster: Clus
     await until(caught_up_logged, 10, "the master to log that secondary 1 caught up")
 
 
+async def test_a_secondary_behind_the_tail_cache_catches_up_from_the_masters_disk(cluster: Cluster) -> None:
+    """12 MB behind, more than the master's 8 MiB tail cache holds: the start of the catch-up is read from
+    the master's segments and shipped as the records lie there (RecordRun), checked and written as is."""
+    cluster.kill("secondary-1")
+    await cluster.wait_status(1, "Unhealthy")
+    payloads = [f"{i:05d}" + "x" * 6_000 for i in range(2_000)]
+    session = await cluster.http()
+    for start in range(0, len(payloads), 100):
+        body = {"msgs": payloads[start : start + 100], "w": 2}
+        async with session.post(cluster.url("master") + "/messages", json=body) as response:
+            assert response.status == 201, await response.text()
+    cluster.start_secondary(1)
+    assert await cluster.wait_converged(["secondary-0", "secondary-1"], timeout_s=60) == payloads
+    assert "secondary 1 catching up: streaming 2000 entries (1..2000)" in cluster.log_text("master")
+
+
 async def test_secondary_refuses_a_foreign_master_until_reset(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster()
     cluster.start_master()

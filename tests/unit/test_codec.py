@@ -94,7 +94,7 @@ def frame(kind: int, body: Any) -> bytes:
         (b"\x04\xc1", "undecodable"),
         (frame(4, [1]) + b"\x00", "undecodable"),
         (frame(0, [1]), "unknown frame kind 0"),
-        (frame(7, [1]), "unknown frame kind 7"),
+        (frame(9, [1]), "unknown frame kind 9"),
         (frame(255, []), "unknown frame kind 255"),
         (frame(4, 5), "not an array"),
         (frame(4, {"contiguous_index": 5}), "not an array"),

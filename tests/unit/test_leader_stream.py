@@ -112,7 +112,7 @@ def test_a_version_1_secondary_is_refused_with_both_versions_named() -> None:
     assert error.code == "refused"
     assert "the secondary speaks version 1" in error.detail
     assert f"this master speaks version {PROTOCOL_VERSION}" in error.detail
-    assert PROTOCOL_VERSION == 2
+    assert PROTOCOL_VERSION == 3
     assert any(isinstance(out, Disconnect) for out in outs)
     assert sends(outs, Welcome) == []
     assert status(h, 0).mode is LinkMode.REFUSED

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale", type=int, metavar="N", help="instead of the table: recovery, memory and catch-up with N messages"
     )
+    parser.add_argument("--fixed-master", action="store_true", help="--scale against a fixed master (failover: false)")
     parser.add_argument(
         "--failover",
         action="store_true",
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scale:
         from replog.bench.scale import run_scale
 
-        report = asyncio.run(run_scale(args.scale))
+        report = asyncio.run(run_scale(args.scale, failover=not args.fixed_master))
         print(json.dumps(report.as_json(), indent=2) if args.json else "\n".join(report.lines()))
         return 0
     budget = Budget(3_000, 3.0) if args.quick else Budget(args.count, args.seconds)

@@ -3,8 +3,11 @@
 1. Master + secondary 0 take N 100-byte messages (batches of 1,000 at w=2) while secondary 1 is down.
 2. The master is killed with SIGKILL and restarted: recovery time, and its RSS holding N messages.
 3. A baseline of live w=2 traffic (8 HTTP clients) gives p99 without catch-up.
-4. Secondary 1 starts N entries behind: catch-up rate, the master's peak RSS meanwhile, and the
+4. Secondary 1 starts N entries behind: catch-up rate, the leader's peak RSS meanwhile, and the
    p99 of the same live traffic while it runs.
+
+With failover (the default) the restarted master or secondary 0 may win the election that follows the
+kill: traffic and the catch-up watch go to whichever leads. `failover=False` runs the fixed master.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ PAYLOAD = "x" * 100
 @dataclass
 class ScaleReport:
     messages: int
+    failover: bool = True
     fill_seconds: float = 0.0
     recovery_seconds: float = 0.0
     rss_mb_stored: float = 0.0
@@ -44,15 +48,16 @@ class ScaleReport:
     def lines(self) -> list[str]:
         n = self.messages
         p99_base, p99_during = self.baseline.percentile_ms(0.99), self.during.percentile_ms(0.99)
+        mode = "failover cluster" if self.failover else "fixed master"
         return [
-            f"log of {n:,} messages of 100 bytes",
+            f"log of {n:,} messages of 100 bytes ({mode})",
             f"  fill (batches of {BATCH}, w=2):   {self.fill_seconds:.1f} s ({n / self.fill_seconds:,.0f} msgs/s)",
             f"  master recovery after kill -9:   {self.recovery_seconds:.2f} s"
             f" ({n / self.recovery_seconds:,.0f} entries/s, process start to listening)",
-            f"  master RSS holding the log:      {self.rss_mb_stored:.0f} MB",
+            f"  leader RSS holding the log:      {self.rss_mb_stored:.0f} MB",
             f"  catch-up of a secondary {n:,} behind: {self.catch_up_seconds:.1f} s"
             f" ({n / self.catch_up_seconds:,.0f} entries/s)",
-            f"  master RSS peak during catch-up: {self.rss_mb_catch_up_peak:.0f} MB",
+            f"  leader RSS peak during catch-up: {self.rss_mb_catch_up_peak:.0f} MB",
             f"  live w=2 traffic p99: {p99_base:.2f} ms without catch-up, {p99_during:.2f} ms during it"
             f" ({p99_during / p99_base:.2f}x); {self.during.rate:,.0f} msgs/s during",
         ]
@@ -60,6 +65,7 @@ class ScaleReport:
     def as_json(self) -> dict[str, Any]:
         return {
             "messages": self.messages,
+            "failover": self.failover,
             "fill_seconds": round(self.fill_seconds, 2),
             "recovery_seconds": round(self.recovery_seconds, 3),
             "rss_mb_stored": round(self.rss_mb_stored, 1),
@@ -78,8 +84,8 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_scale(messages: int, live_seconds: float = 5.0) -> ScaleReport:
-    report = ScaleReport(messages)
+async def run_scale(messages: int, live_seconds: float = 5.0, *, failover: bool = True) -> ScaleReport:
+    report = ScaleReport(messages, failover)
     with tempfile.TemporaryDirectory(prefix="replog-scale-") as tmp:
         directory = Path(tmp)
         children = Children(directory)
@@ -91,15 +97,16 @@ async def run_scale(messages: int, live_seconds: float = 5.0) -> ScaleReport:
 
 
 async def _run(children: Children, directory: Path, report: ScaleReport, live_seconds: float) -> None:
-    port = _free_port()
+    ports = [_free_port() for _ in range(3)]
     config = directory / "config.yaml"
     config.write_text(
         json.dumps(
             {
-                "master": f"127.0.0.1:{port}",
-                "secondaries": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"],
+                "master": f"127.0.0.1:{ports[0]}",
+                "secondaries": [f"127.0.0.1:{port}" for port in ports[1:]],
                 "data_dir": str(directory / "data"),
                 "log_level": "WARNING",
+                "failover": report.failover,
             }
         )
     )
@@ -110,27 +117,50 @@ async def _run(children: Children, directory: Path, report: ScaleReport, live_se
 
     start("master", "master")
     start("secondary-0", "secondary", "--id", "0")
-    master_url = f"http://127.0.0.1:{port}"
+    master_url = f"http://127.0.0.1:{ports[0]}"
     await wait_http(master_url + "/health", '"alive": 2')
-    report.fill_seconds = await _fill(master_url, report.messages)
+    leader = await _leader(ports)
+    report.fill_seconds = await _fill(f"http://127.0.0.1:{ports[leader]}", report.messages)
 
     children.processes["master"].kill()
     children.processes["master"].wait()
     started = time.perf_counter()
     start("master", "master")
-    await wait_tcp(port, timeout_s=600)
+    await wait_tcp(ports[0], timeout_s=600)
     report.recovery_seconds = time.perf_counter() - started
-    await wait_http(master_url + "/health", '"alive": 2')
-    report.rss_mb_stored = rss_mb(children.pid("master"))
+    leader = await _leader(ports)
+    leader_url = f"http://127.0.0.1:{ports[leader]}"
+    await wait_http(leader_url + "/health", '"alive": 2')
+    leader_pid = children.pid(("master", "secondary-0")[leader])
+    report.rss_mb_stored = rss_mb(leader_pid)
 
     live = http_post("/", {"msg": PAYLOAD, "w": 2})
-    report.baseline = await run_http(port, lambda _n: live, concurrency=8, count=10**9, deadline_s=live_seconds)
+    report.baseline = await run_http(
+        ports[leader], lambda _n: live, concurrency=8, count=10**9, deadline_s=live_seconds
+    )
     start("secondary-1", "secondary", "--id", "1")
-    caught_up = asyncio.get_running_loop().create_task(_wait_caught_up(master_url, children, report))
+    caught_up = asyncio.get_running_loop().create_task(_wait_caught_up(leader_url, leader_pid, report))
     report.during = await run_http(
-        port, lambda _n: live, concurrency=8, count=10**9, deadline_s=live_seconds, stop=caught_up
+        ports[leader], lambda _n: live, concurrency=8, count=10**9, deadline_s=live_seconds, stop=caught_up
     )
     await caught_up
+
+
+async def _leader(ports: list[int], timeout_s: float = 60) -> int:
+    """Which of the first two nodes leads (0 for the fixed master): polls /health until one says so."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            for node, port in enumerate(ports[:2]):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                        health = await response.json()
+                except aiohttp.ClientError:
+                    continue
+                if health.get("role") in ("master", "leader") and not health.get("read_only"):
+                    return node
+            await asyncio.sleep(0.05)  # why: poll /health with a deadline while an election runs
+    raise TimeoutError(f"no leader among the first two nodes within {timeout_s} s")
 
 
 async def _fill(master_url: str, messages: int) -> float:
@@ -150,15 +180,17 @@ async def _fill(master_url: str, messages: int) -> float:
     return time.perf_counter() - started
 
 
-async def _wait_caught_up(master_url: str, children: Children, report: ScaleReport) -> None:
-    """Poll the master until secondary 1 has acked the whole fill; track the master's peak RSS."""
+async def _wait_caught_up(leader_url: str, leader_pid: int, report: ScaleReport) -> None:
+    """Poll the leader until secondary 1 (node 2) has acked the whole fill; track the leader's peak RSS."""
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while True:
-            report.rss_mb_catch_up_peak = max(report.rss_mb_catch_up_peak, rss_mb(children.pid("master")))
-            async with session.get(master_url + "/health") as response:
+            report.rss_mb_catch_up_peak = max(report.rss_mb_catch_up_peak, rss_mb(leader_pid))
+            async with session.get(leader_url + "/health") as response:
                 health = await response.json()
-            if health["secondaries"][1]["acked_index"] >= report.messages:
+            followers = health["peers"] if report.failover else health["secondaries"]
+            node_id = 2 if report.failover else 1
+            if next(f["acked_index"] for f in followers if f["id"] == node_id) >= report.messages:
                 report.catch_up_seconds = time.perf_counter() - started
                 return
             if time.perf_counter() - started > 600:

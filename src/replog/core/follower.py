@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Message, Welcome
 from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId, Truncate
+from replog.types import Entry, RecordRun
 
 __all__ = ["Follower"]
 
@@ -134,13 +135,14 @@ class Follower:
                 f"gap: batch starts after {append.prev_index} but we hold only 1..{self._appended_index}"
             )
             return
-        fresh = tuple(entry for entry in append.entries if entry.index > self._appended_index)
-        if fresh and fresh[0].term < self._last_term:
-            self._protocol_error(f"entry {fresh[0].index} has term {fresh[0].term}, below our term {self._last_term}")
-            return
+        fresh = _after(append.entries, self._appended_index)
         if fresh:
+            first, first_term, last, last_term = _bounds(fresh)
+            if first_term < self._last_term:
+                self._protocol_error(f"entry {first} has term {first_term}, below our term {self._last_term}")
+                return
             # Entries go to the store as they came, terms included (the codec checked them within the batch).
-            self._appended_index, self._last_term = fresh[-1].index, fresh[-1].term
+            self._appended_index, self._last_term = last, last_term
             self._outputs.append(Persist(fresh))
         else:
             # A pure duplicate from a retry: nothing to store, but the master needs the ack.
@@ -149,3 +151,17 @@ class Follower:
     def _protocol_error(self, detail: str) -> None:
         self._outputs.append(Send(MASTER, Error("protocol", detail)))
         self._outputs.append(Disconnect(MASTER, f"protocol error: {detail}"))
+
+
+def _after(entries: tuple[Entry, ...] | RecordRun, index: int) -> tuple[Entry, ...] | RecordRun | None:
+    """The entries of a batch after `index` (None or empty if it holds none)."""
+    if isinstance(entries, RecordRun):
+        return entries.after(index)
+    return entries[max(0, index - entries[0].index + 1) :] if entries else entries
+
+
+def _bounds(entries: tuple[Entry, ...] | RecordRun) -> tuple[int, int, int, int]:
+    """first index, its term, last index, its term."""
+    if isinstance(entries, RecordRun):
+        return entries.first_index, entries.first_term, entries.last_index, entries.last_term
+    return entries[0].index, entries[0].term, entries[-1].index, entries[-1].term

@@ -62,12 +62,12 @@ from replog.core.outputs import (
 )
 from replog.core.progress import LinkMode, Progress
 from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
-from replog.types import Entry, HealthState, PeerId, noop_request_id
+from replog.types import Entry, HealthState, PeerId, RecordRun, noop_request_id
 
 __all__ = ["Leader", "LeaderLimits", "PeerStatus", "Proposal", "ReadEntries", "Term"]
 
-ReadEntries = Callable[[int, int, int], list[Entry]]
-"""read(lo, hi, bytes_max) over the master's own log."""
+ReadEntries = Callable[[int, int, int], list[Entry] | RecordRun]
+"""read(lo, hi, bytes_max) over the master's own log: entries, or in catch-up the records as they lie on disk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,12 +465,15 @@ class Leader:
             ):
                 return
             hi = min(limit, progress.next_index + limits.batch_entries_max - 1)
-            entries = self._read(progress.next_index, hi, limits.batch_bytes_max)
-            if not entries or entries[0].index != progress.next_index:
-                raise AssertionError(f"log read at {progress.next_index} returned {entries[:1]}")
-            append = Append(progress.next_index - 1, tuple(entries), self._term.term, self._commit_index)
-            self._outputs.append(Send(progress.peer, append))
-            progress.sent(entries[-1].index, self._now_ms)
+            batch = self._read(progress.next_index, hi, limits.batch_bytes_max)
+            if isinstance(batch, RecordRun):
+                first, last, entries = batch.first_index, batch.last_index, batch
+            else:
+                first, last, entries = batch[0].index if batch else 0, batch[-1].index if batch else 0, tuple(batch)
+            if first != progress.next_index:
+                raise AssertionError(f"log read at {progress.next_index} returned a batch from {first}")
+            self._outputs.append(Send(progress.peer, Append(first - 1, entries, self._term.term, self._commit_index)))
+            progress.sent(last, self._now_ms)
 
     def _protocol_error(self, progress: Progress, detail: str) -> None:
         self._outputs.append(Send(progress.peer, Error("protocol", detail)))

@@ -5,6 +5,7 @@
 | Hello     | secondary→master | first frame of every connection: "this is exactly what I have" |
 | Welcome   | master→secondary | the Hello was accepted; carries the log id to adopt         |
 | Append    | master→secondary | consecutive batch from prev_index + 1; entries carry terms  |
+|           |                  | (a RecordRun in catch-up: the records as on the leader's disk) |
 | Ack       | secondary→master | cumulative: "1..contiguous_index are durable here"          |
 | Heartbeat | master→secondary | liveness probe on idle links; the reply Ack reveals lag     |
 | Error     | either           | protocol violation or foreign log; the connection closes    |
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replog.types import Entry
+from replog.types import Entry, RecordRun
 
 __all__ = ["PROTOCOL_VERSION", "STALE_TERM", "Ack", "Append", "Error", "Heartbeat", "Hello", "Message", "Welcome"]
 
@@ -22,7 +23,9 @@ __all__ = ["PROTOCOL_VERSION", "STALE_TERM", "Ack", "Append", "Error", "Heartbea
 # epoch table, the leader's match index) and on every Append and Heartbeat (with the commit index). A
 # Hello of another version is refused with both versions named: the Hello's first four fields are the
 # same in every version, so that refusal always gets through.
-PROTOCOL_VERSION = 2
+# Version 3: an Append may carry a RecordRun, the records as they lie on the leader's disk (a frame kind
+# of its own; wire/codec.py).
+PROTOCOL_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class Welcome:
 @dataclass(frozen=True, slots=True)
 class Append:
     prev_index: int
-    entries: tuple[Entry, ...]
+    entries: tuple[Entry, ...] | RecordRun
     term: int = 0
     commit_index: int = 0
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from replog.core.messages import Message
 from replog.core.vote_messages import VoteMessage
-from replog.types import Entry, HealthState, PeerId
+from replog.types import Entry, HealthState, PeerId, RecordRun
 
 MASTER: PeerId = -1
 """The peer a Follower sends to: it has exactly one."""
@@ -40,9 +40,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Persist:
-    """Append these entries to the local log, sync, then call `on_synced`."""
+    """Append these entries (or this run of records) to the local log, sync, then call `on_synced`."""
 
-    entries: tuple[Entry, ...]
+    entries: tuple[Entry, ...] | RecordRun
 
 
 @dataclass(frozen=True, slots=True)

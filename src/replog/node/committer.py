@@ -5,6 +5,9 @@ and syncs them with one fsync, in a worker thread for a disk store so the event 
 accepting appends meanwhile. Whatever arrives during one fsync is covered by the next: the
 batch size follows the load, not a timer, and there is no per-message syscall.
 
+Entries queue up as one list; a RecordRun (catch-up records as they lay on the leader's disk) queues as
+a piece of its own and is written as it came, in order with the entries around it.
+
 `on_written(last_index)` is told after each successful write, before its fsync starts: a failover
 leader sends those entries to its followers while its own fsync runs.
 
@@ -27,7 +30,7 @@ from collections.abc import Callable, Sequence
 from replog.errors import StorageError
 from replog.storage.base import LogStore
 from replog.storage.memory import MemoryLog
-from replog.types import Entry
+from replog.types import Entry, RecordRun
 
 __all__ = ["GroupCommitter"]
 
@@ -48,7 +51,7 @@ class GroupCommitter:
         self._on_written = on_written
         self._on_write_failed = on_write_failed
         self._on_sync_seconds = on_sync_seconds
-        self._pending: list[Entry] = []
+        self._pending: list[list[Entry] | RecordRun] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -63,9 +66,14 @@ class GroupCommitter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(self, entries: Sequence[Entry] | RecordRun) -> None:
         """Queue entries that continue the log; they are written and synced soon, together."""
-        self._pending.extend(entries)
+        if isinstance(entries, RecordRun):
+            self._pending.append(entries)
+        elif self._pending and isinstance(self._pending[-1], list):
+            self._pending[-1].extend(entries)
+        else:
+            self._pending.append(list(entries))
         self._idle.clear()
         self._wake.set()
 
@@ -96,14 +104,22 @@ class GroupCommitter:
                 self._idle.set()
 
     def _write(self) -> None:
-        batch, self._pending = self._pending, []
+        pieces, self._pending = self._pending, []
+        first = self._store.last_index + 1
         try:
-            self._store.append(batch)
+            for piece in pieces:
+                if isinstance(piece, RecordRun):
+                    self._store.append_run(piece)
+                else:
+                    self._store.append(piece)
         except StorageError as exc:
-            log.error("cannot write entries %d..%d: %s", batch[0].index, batch[-1].index, exc)
+            # What was written before the failed piece stays written: it continues the log, and on_written
+            # below is not told, so on_write_failed's index is where the owner resumes.
+            log.error("cannot write entries from %d: %s", self._store.last_index + 1, exc)
             self._on_write_failed(self._store.last_index, exc)
             return
-        self._on_written(self._store.last_index)
+        if self._store.last_index >= first:
+            self._on_written(self._store.last_index)
 
     async def _sync(self) -> int:
         started = time.perf_counter()

@@ -97,7 +97,7 @@ class Leading:
             log_id=store.log_id,
             last_index=store.last_index,
             limits=leader_limits(config),
-            read_entries=store.read,
+            read_entries=store.read_for_follower,
             now_ms=now_ms,
             recent_request_ids=recent_request_ids(store.read, store.last_index, config.request_id_window),
             term=Term(term=term, node_id=node_id, failover=True, epochs=store.epochs),

@@ -93,7 +93,7 @@ class MasterNode:
             log_id=store.log_id,
             last_index=store.last_index,
             limits=limits,
-            read_entries=store.read,
+            read_entries=store.read_for_follower,
             now_ms=self._clock.monotonic_ms(),
             recent_request_ids=recent_request_ids(store.read, store.last_index, config.request_id_window),
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from replog.types import Entry
+from replog.types import Entry, RecordRun
 
 __all__ = ["HardState", "LogStore", "check_append", "check_hard_state", "read_synced"]
 
@@ -53,6 +53,10 @@ class LogStore(Protocol):
         """Write entries that continue the log exactly (first index == last_index + 1)."""
         ...
 
+    def append_run(self, run: RecordRun) -> None:
+        """Append records a leader sent as they lie on its disk (checked by check_run), continuing the log."""
+        ...
+
     def sync(self) -> int:
         """Make all appended entries durable; return the synced index."""
         ...
@@ -62,6 +66,10 @@ class LogStore(Protocol):
 
         Returns at least one entry when lo <= last_index, however large it is.
         """
+        ...
+
+    def read_for_follower(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | RecordRun:
+        """What a leader sends a follower from lo (as `read`, or a RecordRun of what lies on disk)."""
         ...
 
     def truncate_after(self, index: int) -> None:

@@ -61,6 +61,20 @@ class EpochTable:
                 self._note(entry.term, entry.index)
         self._last_index = entries[-1].index
 
+    def extend_epochs(self, epochs: Sequence[tuple[int, int]], last_index: int) -> None:
+        """Record appended entries given by their runs of terms (a RecordRun's), ending at `last_index`."""
+        for term, first_index in epochs:
+            self._note(term, first_index)
+        self._last_index = last_index
+
+    def between(self, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
+        """The runs of terms of entries lo..hi (within the log), the first one starting at lo."""
+        first = bisect.bisect_right(self._firsts, lo) - 1
+        last = bisect.bisect_right(self._firsts, hi)
+        runs = list(zip(self._terms[first:last], self._firsts[first:last], strict=True))
+        runs[0] = (runs[0][0], lo)
+        return tuple(runs)
+
     def truncate_after(self, index: int) -> None:
         """Forget every entry after `index`: runs that start after it go, the one it falls in ends there."""
         keep = bisect.bisect_right(self._firsts, index)

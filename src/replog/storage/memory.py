@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from replog.storage.base import HardState, check_append, check_hard_state
 from replog.storage.epochs import EpochTable
-from replog.types import Entry
+from replog.storage.runs import run_entries
+from replog.types import Entry, RecordRun
 
 __all__ = ["MemoryLog"]
 
@@ -60,6 +61,9 @@ class MemoryLog:
         if self._sync_on_append:
             self._synced_index = self.last_index
 
+    def append_run(self, run: RecordRun) -> None:
+        self.append(run_entries(run))
+
     def sync(self) -> int:
         self._synced_index = self.last_index
         return self._synced_index
@@ -75,6 +79,9 @@ class MemoryLog:
             out.append(entry)
             total += entry.size_bytes()
         return out
+
+    def read_for_follower(self, lo: int, hi: int, bytes_max: int) -> list[Entry]:
+        return self.read(lo, hi, bytes_max)
 
     def truncate_after(self, index: int) -> None:
         if index < 0:

@@ -39,8 +39,9 @@ import os
 import shutil
 import threading
 import time
+from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -54,7 +55,6 @@ from replog.storage.records import (
     MAGIC,
     RECORD_HEAD,
     SEGMENT_HEADER,
-    Record,
     decode_records,
     encode_records,
 )
@@ -67,7 +67,7 @@ from replog.storage.recovery import (
     segment_path,
 )
 from replog.storage.truncation import cut_segments
-from replog.types import Entry
+from replog.types import Entry, RecordRun
 
 __all__ = ["FORMAT_VERSION", "FSYNC_POLICIES", "SegmentLog"]
 
@@ -117,7 +117,7 @@ def _storage_error(exc: OSError, what: str) -> StorageError:
     return StorageError(f"{what}: {exc}")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -170,6 +170,11 @@ class _TailCache:
             del self._entries[: self._head]
             del self._sizes[: self._head]
             self._head = 0
+
+    def restart(self, next_index: int) -> None:
+        """Forget every entry: the log now continues at `next_index` with entries the cache never saw."""
+        self._entries, self._sizes, self._head, self._bytes = [], [], 0, 0
+        self._next_index = next_index
 
     def truncate_after(self, index: int) -> None:
         """Forget the entries after `index`."""
@@ -352,13 +357,31 @@ class SegmentLog:
         if not entries:
             return
         records = encode_records(entries)
-        newest = self._segments[-1] if self._segments else None
-        # None starts a new segment: also when the newest one holds an older record format.
-        end_offset = newest.end_offset if newest is not None and newest.version == FORMAT_VERSION else None
-        counts = _plan_groups(end_offset, [record.size for record in records], self._segment_bytes_max)
-        created = self._write_groups(records, counts)
-        self._commit(entries, records, counts, created)
+        sizes = [record.size for record in records]
+
+        def joined(start: int, stop: int) -> bytes:
+            return b"".join(itertools.chain.from_iterable(r[:2] for r in records[start:stop]))
+
+        self._write_and_commit(sizes, joined)
+        self._cache.extend(entries, sizes)
         self._epochs.extend(entries)
+
+    def append_run(self, run: RecordRun) -> None:
+        """Append records exactly as they came (check_run has checked each one): one write, no re-encoding.
+
+        The tail cache holds entries, which a run never becomes here: it starts afresh after the run.
+        """
+        self._check_usable()
+        if run.first_index != self._last_index + 1 or run.first_term < self._epochs.last_term:
+            raise AssertionError(
+                f"append of a run {run.first_index}.. (term {run.first_term}) after {self._last_index} "
+                f"(term {self._epochs.last_term})"
+            )
+        starts = [0, *run.ends]
+        with memoryview(run.data) as view:
+            self._write_and_commit(run.sizes(), lambda start, stop: view[starts[start] : starts[stop]])
+        self._cache.restart(run.last_index + 1)
+        self._epochs.extend_epochs(run.epochs, run.last_index)
 
     def truncate_after(self, index: int) -> None:
         """Remove every entry after `index`, durably, before returning (see truncation.py for the order).
@@ -419,6 +442,38 @@ class SegmentLog:
         cached = self._cache.read(lo, hi, bytes_max)
         return cached if cached is not None else self._read_disk(lo, hi, bytes_max)
 
+    def read_for_follower(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | RecordRun:
+        """What a leader sends a follower from `lo`: the tail cache's entries if it holds lo, else the records
+        as they lie in lo's segment, up to its end, read with one pread and not decoded (the follower checks
+        every record; see runs.py). Records of an older format are decoded into entries as `read` does."""
+        self._check_usable()
+        lo, hi = max(lo, 1), min(hi, self._last_index)
+        if lo > hi:
+            return []
+        cached = self._cache.read(lo, hi, bytes_max)
+        if cached is not None:
+            return cached
+        segment = self._segments[bisect.bisect_right(self._firsts, lo) - 1]
+        if segment.version != FORMAT_VERSION:
+            return self._read_disk(lo, hi, bytes_max)
+        count = _count_within(segment, lo, min(hi, segment.last_index), bytes_max)
+        position = lo - segment.first_index
+        start = segment.offsets[position]
+        data = self._pread(segment, start, segment.record_end(position + count - 1))
+        ends = array("Q", [offset - start for offset in segment.offsets[position + 1 : position + count]])
+        ends.append(len(data))
+        run = RecordRun(lo, data, ends, self._epochs.between(lo, lo + count - 1))
+        # Paired with the checks on append: the first and last record must be where, and of the term, the
+        # offset index and the epoch table say. The follower checks the rest, crc included.
+        for index, offset in ((lo, 0), (run.last_index, ends[-2] if count > 1 else 0)):
+            found_index, term = RECORD_HEAD.unpack_from(data, offset)[2:4]
+            if (found_index, term) != (index, self._epochs.term_at(index)):
+                raise CorruptSegment(
+                    f"{segment.path} at byte offset {start + offset}: record of index {found_index} and term "
+                    f"{term} where the log holds index {index} of term {self._epochs.term_at(index)}"
+                )
+        return run
+
     def close(self) -> None:
         """Sync what was appended (an "interval" store fsyncs now), then release every fd."""
         if self._closed:
@@ -460,7 +515,18 @@ class SegmentLog:
             self.close()
             raise _storage_error(exc, f"cannot open {self._segments[-1].path} for writing") from exc
 
-    def _write_groups(self, records: Sequence[Record], counts: Sequence[int]) -> list[tuple[Segment, int]]:
+    def _write_and_commit(self, sizes: Sequence[int], chunk: Callable[[int, int], bytes | memoryview]) -> None:
+        """Write records of these sizes, `chunk(start, stop)` being the bytes of records start..stop-1."""
+        newest = self._segments[-1] if self._segments else None
+        # None starts a new segment: also when the newest one holds an older record format.
+        end_offset = newest.end_offset if newest is not None and newest.version == FORMAT_VERSION else None
+        counts = _plan_groups(end_offset, sizes, self._segment_bytes_max)
+        created = self._write_groups(chunk, counts, len(sizes))
+        self._commit(sizes, counts, created)
+
+    def _write_groups(
+        self, chunk: Callable[[int, int], bytes | memoryview], counts: Sequence[int], total: int
+    ) -> list[tuple[Segment, int]]:
         """Write each group with one write, rolling to new segments between groups; all or nothing."""
         created: list[tuple[Segment, int]] = []
         fd, index, position = self._fd, self._last_index + 1, 0
@@ -474,12 +540,11 @@ class SegmentLog:
                 if count:
                     if fd is None:
                         raise AssertionError("no segment to write to")
-                    batch = records[position : position + count]
-                    _write_all(fd, b"".join(itertools.chain.from_iterable(r[:2] for r in batch)))
+                    _write_all(fd, chunk(position, position + count))
                 position, index = position + count, index + count
         except OSError as exc:
             self._roll_back(created)
-            first, last = self._last_index + 1, self._last_index + len(records)
+            first, last = self._last_index + 1, self._last_index + total
             what = f"append of entries {first}..{last} failed, the log still ends at index {self._last_index}"
             raise _storage_error(exc, what) from exc
         return created
@@ -510,20 +575,13 @@ class SegmentLog:
             self._broken = f"could not undo a failed append ({exc}); restart the node to recover"
             self._logger.error("%s: %s", self._data_dir, self._broken)
 
-    def _commit(
-        self,
-        entries: Sequence[Entry],
-        records: Sequence[Record],
-        counts: Sequence[int],
-        created: Sequence[tuple[Segment, int]],
-    ) -> None:
-        """Record a successful append in the offset index, then publish it to sync and the cache."""
+    def _commit(self, sizes: Sequence[int], counts: Sequence[int], created: Sequence[tuple[Segment, int]]) -> None:
+        """Record a successful append in the offset index, then publish it to sync (the caller: the cache)."""
         targets = [self._segments[-1] if self._segments else None, *(segment for segment, _ in created)]
         position = 0
         for segment, count in zip(targets, counts, strict=True):
             if segment is not None and count:
-                sizes = [record.size for record in records[position : position + count]]
-                ends = list(itertools.accumulate(sizes, initial=segment.end_offset))
+                ends = list(itertools.accumulate(sizes[position : position + count], initial=segment.end_offset))
                 segment.offsets.extend(ends[:-1])
                 segment.end_offset = ends[-1]
             position += count
@@ -534,8 +592,7 @@ class SegmentLog:
                 self._retired_fds.extend([self._fd] if self._fd is not None else [])
                 self._retired_fds.extend(fd for _, fd in created[:-1])
                 self._fd = created[-1][1]
-            self._last_index = entries[-1].index
-        self._cache.extend(entries, [record.size for record in records])
+            self._last_index += len(sizes)
 
     def _sync(self, *, force: bool) -> int:
         with self._sync_mutex:
@@ -589,13 +646,8 @@ class SegmentLog:
     def _read_records(self, segment: Segment, index: int, count: int) -> list[Entry]:
         """Records index..index+count-1 of one segment, with one pread, decoded and validated."""
         position = index - segment.first_index
-        start, end = segment.offsets[position], segment.record_end(position + count - 1)
-        try:
-            data = os.pread(self._read_fds.get(segment.path), end - start, start)
-        except OSError as exc:
-            raise _storage_error(exc, f"cannot read {segment.path}") from exc
-        if len(data) != end - start:
-            raise CorruptSegment(f"{segment.path} at byte offset {start}: short read ({len(data)} bytes)")
+        start = segment.offsets[position]
+        data = self._pread(segment, start, segment.record_end(position + count - 1))
         entries = decode_records(data, index, count, (segment.path, start), segment.version)
         last = index + count - 1
         # Paired with the checks on append: what the file says must match what the epoch table says.
@@ -605,6 +657,15 @@ class SegmentLog:
                 f"the epoch table says {self._epochs.term_at(index)}..{self._epochs.term_at(last)}"
             )
         return entries
+
+    def _pread(self, segment: Segment, start: int, end: int) -> bytes:
+        try:
+            data = os.pread(self._read_fds.get(segment.path), end - start, start)
+        except OSError as exc:
+            raise _storage_error(exc, f"cannot read {segment.path}") from exc
+        if len(data) != end - start:
+            raise CorruptSegment(f"{segment.path} at byte offset {start}: short read ({len(data)} bytes)")
+        return data
 
 
 def _count_within(segment: Segment, lo: int, hi: int, bytes_budget: int) -> int:

@@ -2,7 +2,9 @@
 
 A frame is one WebSocket binary message: `u8 kind | msgpack body`. Bodies are msgpack arrays
 (positional, so a frame carries no field names); an Append's entries are flattened into one
-array of index, term, payload, request_id quadruples (protocol version 2; version 1 had no term).
+array of index, term, payload, request_id quadruples (protocol version 2; version 1 had no term). An Append
+that carries a RecordRun (catch-up, version 3) is a frame of its own kind whose body holds the records as
+they lie on the leader's disk, one bytes field; decoding checks every record as a segment reader would.
 Decoding validates every field's type, the entries' continuity and that their terms never
 decrease, and raises ProtocolError on anything else, so a bad frame can only close its link,
 never reach the core (nor trip a store's assertion).
@@ -18,11 +20,13 @@ import msgpack
 
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Message, Welcome
 from replog.errors import ProtocolError
-from replog.types import Entry
+from replog.storage.runs import check_run
+from replog.types import Entry, RecordRun
 
 __all__ = ["decode", "encode"]
 
 _KIND_BY_TYPE: dict[type, int] = {Hello: 1, Welcome: 2, Append: 3, Ack: 4, Heartbeat: 5, Error: 6}
+_APPEND_RECORDS = 7
 _MAX_INDEX = (1 << 63) - 1
 _FIELDS_PER_ENTRY = 4  # index, term, payload, request_id
 # Entry(...) runs a Python-level __new__ per entry; tuple.__new__ builds the same NamedTuple in C.
@@ -37,6 +41,8 @@ def encode(message: Message) -> bytes:
             body: list[Any] = [node_id, log_id, contiguous_index, protocol_version, term, flat_epochs]
         case Welcome(log_id, last_index, term, leader_id, match_index, commit_index):
             body = [log_id, last_index, term, leader_id, match_index, commit_index]
+        case Append(prev_index, RecordRun() as run, term, commit_index):
+            kind, body = _APPEND_RECORDS, [prev_index, run.data, term, commit_index]
         case Append(prev_index, entries, term, commit_index):
             body = [prev_index, _flatten(entries), term, commit_index]
         case Ack(contiguous_index):
@@ -154,6 +160,16 @@ def _name_bad_entry(
     raise AssertionError("_name_bad_entry found no bad entry")
 
 
+def _decode_append_records(body: list[Any]) -> Append:
+    prev_index, data, term, commit_index = _fields(body, int, bytes, int, int)
+    run = check_run(data, prev_index + 1)
+    if isinstance(run, str):
+        raise ProtocolError(f"Append of records after {prev_index}: {run}")
+    if run.last_term > term:
+        raise ProtocolError(f"Append of term {term} carries an entry of a later term {run.last_term}")
+    return Append(prev_index, run, term, commit_index)
+
+
 def _decode_ack(body: list[Any]) -> Ack:
     return Ack(*_fields(body, int))
 
@@ -173,4 +189,5 @@ _DECODERS = {
     4: _decode_ack,
     5: _decode_heartbeat,
     6: _decode_error,
+    _APPEND_RECORDS: _decode_append_records,
 }
