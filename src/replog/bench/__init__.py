@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         help="comma-separated row keys (bare,http,http-tls,http-interval,http-never,http-memory,"
         "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-tls,pipelined-1k,redis,"
-        "http-failover,http-forwarded,seq-failover)",
+        "http-failover,http-forwarded,seq-failover,pipelined-failover)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(

@@ -321,4 +321,9 @@ def plans() -> list[Plan]:
             True,
             replog_http("seq-failover", w=3, concurrency=1, reference="seq", compare="p50", failover=True, **always),
         ),
+        Plan(
+            "pipelined-failover",
+            True,
+            replog_pipelined("pipelined-failover", w=3, inflight=64, reference="pipelined", failover=True, **always),
+        ),
     ]

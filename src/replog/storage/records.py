@@ -247,6 +247,8 @@ def _decode_records_slowly(data: bytes, index: int, count: int, where: Where, la
 
 def scan_records(buf: Buffer, first_index: int, version: int) -> Scan:
     """Walk a segment's records until the end of the file or the first one that fails its checks."""
+    if version == FORMAT_VERSION:
+        return _scan_current(buf, first_index)
     layout = LAYOUTS[version]
     offsets = array("Q")
     epochs: list[tuple[int, int]] = []
@@ -260,6 +262,37 @@ def scan_records(buf: Buffer, first_index: int, version: int) -> Scan:
             epochs.append((term, index))
         offsets.append(offset)
         offset, index = end, index + 1
+    return Scan(offsets, offset, None, epochs)
+
+
+def _scan_current(buf: Buffer, first_index: int) -> Scan:
+    """scan_records for the current format, record_problem's checks inlined (recovery walks every record of
+    every segment). The first record that fails any check is handed to record_problem to be named."""
+    unpack, crc32, head_size = RECORD_HEAD.unpack_from, zlib.crc32, RECORD_HEAD.size
+    offsets = array("Q")
+    epochs: list[tuple[int, int]] = []
+    offset, index, size, last_term = SEGMENT_HEADER.size, first_index, len(buf), -1
+    with memoryview(buf) as view:
+        while offset < size:
+            end = offset
+            if size - offset >= head_size:
+                body_len, crc, found_index, term, request_id_len = unpack(view, offset)
+                end = offset + RECORD_HEADER_BYTES + body_len
+            if (
+                end == offset
+                or end > size
+                or found_index != index
+                or body_len < 2
+                or (request_id_len != NO_REQUEST_ID and 2 + request_id_len > body_len)
+                or crc32(view[offset + CRC_START : end]) != crc
+            ):
+                problem = record_problem(buf, offset, index, LAYOUTS[FORMAT_VERSION])[0]
+                return Scan(offsets, offset, problem or "record check failed", epochs)
+            if term != last_term:
+                epochs.append((term, index))
+                last_term = term
+            offsets.append(offset)
+            offset, index = end, index + 1
     return Scan(offsets, offset, None, epochs)
 
 
