@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from array import array
 from collections.abc import Callable
 
 import aiohttp
 import pytest
 
-from replog.core.messages import Append, Hello, Welcome
+from replog.core.messages import Append, Error, Hello, Welcome
 from replog.net.peer_link import MASTER_INSTANCE_HEADER
-from replog.types import Entry
+from replog.storage.records import encode_records
+from replog.types import Entry, RecordRun
 from replog.wire import codec
 from tests.e2e.cluster import Cluster, until
 
@@ -125,3 +127,24 @@ async def test_a_flag_overrides_the_environment(make_cluster: Callable[..., Clus
         env={"REPLOG_DEFAULT_W": "2", "PATH": ""},
     )
     assert run.returncode == 2 and "default_w: 9 exceeds 1..3" in run.stderr
+
+
+async def test_a_damaged_record_in_a_catch_up_frame_is_refused_by_name_and_nothing_stored(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster()
+    cluster.start_secondary(0)
+    await cluster.wait_up("secondary-0")
+    records = [r.head + r.payload for r in encode_records([Entry(i, b"payload-%d" % i) for i in (1, 2, 3)])]
+    data = bytearray(b"".join(records))
+    data[len(records[0]) + len(records[1]) - 1] ^= 0x01  # the last payload byte of record 2
+    run = RecordRun(1, bytes(data), array("Q", [len(data)]), ((0, 1),))  # the leader's side does not check
+    ws = await _fake_master(cluster)
+    await ws.send_bytes(codec.encode(Welcome("disk-log", 3)))
+    await ws.send_bytes(codec.encode(Append(0, run)))
+    error = codec.decode((await ws.receive(timeout=10)).data)
+    assert error == Error("protocol", "Append of records after 0: record 2: crc mismatch")
+    assert (await ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    await ws.close()
+    assert await cluster.messages("secondary-0") == []
+    assert "record 2: crc mismatch" in cluster.log_text("secondary-0")

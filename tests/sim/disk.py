@@ -4,22 +4,30 @@ Why a subclass of the production MemoryLog: the simulator exercises the same sto
 shells use (continuity checks on append, reads bounded by bytes, a crash losing the unsynced
 tail, after FoundationDB's AsyncFileNonDurable). What the sim adds is time and failure.
 
-SimCommitter mirrors `node/committer.py`'s GroupCommitter step for step: `append` only queues;
-a commit step (a separate event, like the commit task's next turn) writes everything queued in
-one `store.append`, reports a failed write through `on_write_failed(store.last_index, error)`
-and a good one through `on_written(store.last_index)`, then runs one fsync whose completion syncs
-all that was written and calls `on_synced`. A crash drops the queue and bumps the epoch, so a
-commit step or fsync in flight never completes.
+A leader reads what it sends through `read_for_follower`, as from a SegmentLog: half of those reads
+(drawn from the disk's own seeded stream, so the world's schedule is the same as without it) come back
+as a RecordRun, the records a leader reading past its tail cache ships as they lie on disk, and go
+through the real codec and the real record checks on their way to the follower.
+
+SimCommitter mirrors `node/committer.py`'s GroupCommitter step for step: `append` only queues
+(entries into one list, a run as a piece of its own); a commit step (a separate event, like the commit
+task's next turn) writes the queued pieces in order, reports a failed write through
+`on_write_failed(store.last_index, error)` and a good one through `on_written(store.last_index)`, then
+runs one fsync whose completion syncs all that was written and calls `on_synced`. A crash drops the
+queue and bumps the epoch, so a commit step or fsync in flight never completes.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from replog.errors import StorageError, StorageFull
 from replog.storage.memory import MemoryLog
-from replog.types import Entry
+from replog.storage.records import encode_records
+from replog.storage.runs import check_run
+from replog.types import Entry, RecordRun
 
 from .invariants import InvariantViolation
 
@@ -40,6 +48,16 @@ class SimDisk(MemoryLog):
         self.slow_extra_ms = 0
         self.full_until_ms = 0  # While set, appends fail like a full disk (the store is left unchanged).
         self.version = 0  # Bumped on every change, so the invariant checker can skip idle disks.
+        self._runs_rng = random.Random(f"{world.seed}-{name}-runs")
+
+    def read_for_follower(self, lo: int, hi: int, bytes_max: int) -> list[Entry] | RecordRun:
+        entries = self.read(lo, hi, bytes_max)
+        if not entries or self._runs_rng.random() < 0.5:
+            return entries
+        run = check_run(b"".join(r.head + r.payload for r in encode_records(entries)), entries[0].index)
+        if isinstance(run, str):
+            raise InvariantViolation(f"{self.name}: entries {lo}.. do not make a sound run of records: {run}")
+        return run
 
     def append(self, entries: Sequence[Entry]) -> None:
         if self._world.now_ms < self.full_until_ms:
@@ -82,22 +100,27 @@ class SimCommitter:
         self._on_write_failed = on_write_failed
         self._on_idle = on_idle
         self._on_written = on_written
-        self._pending: list[Entry] = []
+        self._pending: list[list[Entry] | RecordRun] = []
         self._busy = False
         self._epoch = 0
 
     @property
     def pending(self) -> int:
         """Entries queued but not yet written."""
-        return len(self._pending)
+        return sum(len(piece) for piece in self._pending)
 
     @property
     def idle(self) -> bool:
         """Everything queued so far is written and synced (GroupCommitter.wait_synced returns)."""
         return not self._busy
 
-    def append(self, entries: Sequence[Entry]) -> None:
-        self._pending.extend(entries)
+    def append(self, entries: Sequence[Entry] | RecordRun) -> None:
+        if isinstance(entries, RecordRun):
+            self._pending.append(entries)
+        elif self._pending and isinstance(self._pending[-1], list):
+            self._pending[-1].extend(entries)
+        else:
+            self._pending.append(list(entries))
         if not self._busy:
             self._busy = True
             self._world.schedule(0, f"{self._disk.name} commit", self._step, self._epoch)
@@ -113,11 +136,16 @@ class SimCommitter:
             return
         disk = self._disk
         if self._pending:
-            batch, self._pending = self._pending, []
+            pieces, self._pending = self._pending, []
             try:
-                disk.append(batch)
+                for piece in pieces:
+                    if isinstance(piece, RecordRun):
+                        disk.append_run(piece)
+                        self._world.stats["record runs stored"] += 1
+                    else:
+                        disk.append(piece)
             except StorageError as exc:
-                self._world.note(disk.name, f"write of {batch[0].index}..{batch[-1].index} failed: {exc}")
+                self._world.note(disk.name, f"write from {disk.last_index + 1} failed: {exc}")
                 self._on_write_failed(disk.last_index, exc)
             except AssertionError as exc:  # check_append: the batch does not continue the log.
                 raise InvariantViolation(

@@ -124,7 +124,7 @@ class SimMaster:
             log_id=self.disk.log_id,
             last_index=self.disk.last_index,
             limits=self.limits,
-            read_entries=self.disk.read,
+            read_entries=self.disk.read_for_follower,
             now_ms=world.now_ms,
             recent_request_ids=self._recover_request_ids(self.disk, self.limits.request_id_window),
         )

@@ -16,7 +16,8 @@ from replog.core.follower import Follower
 from replog.core.leader import Leader
 from replog.core.messages import Ack, Append, Message
 from replog.core.outputs import MASTER, Persist, Send
-from replog.types import HealthState
+from replog.storage.runs import run_entries
+from replog.types import HealthState, RecordRun
 
 from .invariants import InvariantViolation
 from .net import TO_SECONDARY, SimNet
@@ -38,7 +39,8 @@ class AcceptsGaps(Follower):
     """Bug 2: stores a batch without checking that it continues the log (no prev_index check)."""
 
     def _on_append(self, append: Append) -> None:
-        fresh = tuple(entry for entry in append.entries if entry.index > self.appended_index)
+        batch = run_entries(append.entries) if isinstance(append.entries, RecordRun) else append.entries
+        fresh = tuple(entry for entry in batch if entry.index > self.appended_index)
         if fresh:
             self._appended_index = fresh[-1].index
             self._outputs.append(Persist(fresh))
@@ -51,7 +53,7 @@ class LosesAppendFrames(SimNet):
 
     def send(self, conn_id: int, direction: str, message: Message) -> None:
         if direction == TO_SECONDARY and isinstance(message, Append) and self._world.rng.random() < 0.05:
-            self._world.note("net", f"PLANTED: loses Append {message.entries[0].index}..")
+            self._world.note("net", f"PLANTED: loses Append {message.prev_index + 1}..")
             return
         super().send(conn_id, direction, message)
 

@@ -39,7 +39,8 @@ def test_runs_are_not_idle() -> None:
         world.run()
         for key, count in world.stats.items():
             stats[key] = stats.get(key, 0) + count
-    for key in ("catch-up", "error_after_append", "master crashes", "secondary crashes", "peer Suspected"):
+    keys = ("catch-up", "error_after_append", "master crashes", "secondary crashes", "peer Suspected")
+    for key in (*keys, "record runs stored"):
         assert stats.get(key, 0) > 0, f"no {key!r} in 20 seeds: {stats}"
     assert stats.get("released w=3", 0) > 100, stats
     assert stats.get("duplicate proposals", 0) > 0, stats

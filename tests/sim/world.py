@@ -24,7 +24,7 @@ from replog.core.follower import Follower
 from replog.core.leader import Leader
 from replog.core.messages import Append
 from replog.core.progress import LinkMode
-from replog.types import HealthState
+from replog.types import HealthState, RecordRun
 
 from .chaos import Chaos
 from .invariants import Checker, InvariantViolation
@@ -281,7 +281,15 @@ def _short(what: object) -> str:
     message = getattr(what, "message", what)
     if isinstance(message, Append):
         entries = message.entries
-        text = f"Append(prev={message.prev_index}, {entries[0].index}..{entries[-1].index})"
+        first, last = (
+            (entries.first_index, entries.last_index)
+            if isinstance(entries, RecordRun)
+            else (
+                entries[0].index,
+                entries[-1].index,
+            )
+        )
+        text = f"Append(prev={message.prev_index}, {first}..{last})"
         return text if message is what else f"{type(what).__name__}(peer={getattr(what, 'peer', '?')}, {text})"
     text = str(what)
     return text if len(text) <= 160 else text[:157] + "..."

@@ -1,18 +1,22 @@
 """Group commit: one write and one sync for everything that arrived since the last one.
 
-`append` only queues. The commit task then writes all queued entries in one `store.append`
-and syncs them with one fsync, in a worker thread for a disk store so the event loop keeps
-accepting appends meanwhile. Whatever arrives during one fsync is covered by the next: the
-batch size follows the load, not a timer, and there is no per-message syscall.
+`append` only queues. The commit task then writes all queued entries in one `store.append` (a queued
+RecordRun, see below, in one `store.append_run` of its own) and syncs them with one fsync, in a worker
+thread for a disk store so the event loop keeps accepting appends meanwhile. Whatever arrives during one
+fsync is covered by the next: the batch size follows the load, not a timer, and there is no per-message
+syscall.
 
 Entries queue up as one list; a RecordRun (catch-up records as they lay on the leader's disk) queues as
-a piece of its own and is written as it came, in order with the entries around it.
+a piece of its own and is written as it came, in order with the entries around it. Only followers are
+given runs, so a leader's queue is always one piece.
 
 `on_written(last_index)` is told after each successful write, before its fsync starts: a failover
 leader sends those entries to its followers while its own fsync runs.
 
-A failed write (a full disk) leaves the store unchanged, and the owner is told through
-`on_write_failed(written_index, error)` so it can fail the requests whose entries were lost.
+A failed write (a full disk) leaves the store as it was before the piece that failed (pieces queued
+before it stay written, and are synced next), and the owner is told through
+`on_write_failed(written_index, error)`, the index the store now ends at, so it can fail the requests whose
+entries were lost or, as a follower, resume from there.
 A failed fsync is not retried: after one the kernel may have dropped the dirty pages
 (PostgreSQL's "fsyncgate"), so the node cannot know what is durable, and it stops. So does any other
 error out of the commit task (a bug): every role waits on this task, and a node whose committer died

@@ -160,6 +160,9 @@ class Following:
                 message = codec.decode(frame.data)
             except ProtocolError as exc:
                 log.warning("closing the leader's link: protocol error: %s", exc)
+                # Said to the leader too, so that its log names what was refused (a damaged record on its
+                # disk, say), not only this one's.
+                await send_quietly(ws, codec.encode(Error("protocol", str(exc))))
                 return
             if isinstance(message, Welcome | Append | Heartbeat) and not self._leader_contact(message.term, leader):
                 await self._refuse_stale(ws, message.term)

@@ -25,7 +25,7 @@ from prometheus_client.core import Metric
 
 from replog.config import Config
 from replog.core.follower import Follower
-from replog.core.messages import Ack
+from replog.core.messages import Ack, Error
 from replog.core.outputs import Disconnect, Persist, Send, SetLogId
 from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
@@ -162,6 +162,9 @@ class SecondaryNode:
                 message = codec.decode(frame.data)
             except ProtocolError as exc:
                 log.warning("closing master link: protocol error: %s", exc)
+                # Said to the leader too, so that its log names what was refused (a damaged record on its
+                # disk, say), not only this one's.
+                await send_quietly(ws, codec.encode(Error("protocol", str(exc))))
                 return
             self.core.on_message(message)
             self._flush()

@@ -6,7 +6,8 @@ replog wrote before failover; still read, its entries have term 0): `u32 body_le
 body`. In both, body = `u16 request_id_len | request_id utf-8 | payload` (request_id_len NO_REQUEST_ID means
 none). The crc covers the record from its index field to its end (so the term too), so a torn or flipped
 record is found by the reader, never served. A file holds one version only: its header says which.
-Validation is paired (TigerStyle): a record is checked before it is written and again whenever it is read.
+Validation is paired (TigerStyle): a record is checked before it is written and again whenever it is read,
+except when a leader reads records to ship them as they are (storage/runs.py): the follower checks those.
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ class SimNode:
             log_id=disk.log_id,
             last_index=disk.last_index,
             limits=world.limits,
-            read_entries=disk.read,
+            read_entries=disk.read_for_follower,
             now_ms=world.now_ms,
             recent_request_ids=recent_request_ids(disk.read, disk.last_index, config.request_id_window),
             term=Term(self.lead_term, self.id, failover=True, epochs=disk.epochs),
