@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from replog.errors import StorageError, StorageFull
+from replog.node.committer import Piece, enqueue, write_pieces
 from replog.storage.memory import MemoryLog
 from replog.storage.records import encode_records
 from replog.storage.runs import check_run
@@ -100,7 +101,7 @@ class SimCommitter:
         self._on_write_failed = on_write_failed
         self._on_idle = on_idle
         self._on_written = on_written
-        self._pending: list[list[Entry] | RecordRun] = []
+        self._pending: list[Piece] = []
         self._busy = False
         self._epoch = 0
 
@@ -115,12 +116,7 @@ class SimCommitter:
         return not self._busy
 
     def append(self, entries: Sequence[Entry] | RecordRun) -> None:
-        if isinstance(entries, RecordRun):
-            self._pending.append(entries)
-        elif self._pending and isinstance(self._pending[-1], list):
-            self._pending[-1].extend(entries)
-        else:
-            self._pending.append(list(entries))
+        enqueue(self._pending, entries)
         if not self._busy:
             self._busy = True
             self._world.schedule(0, f"{self._disk.name} commit", self._step, self._epoch)
@@ -138,12 +134,8 @@ class SimCommitter:
         if self._pending:
             pieces, self._pending = self._pending, []
             try:
-                for piece in pieces:
-                    if isinstance(piece, RecordRun):
-                        disk.append_run(piece)
-                        self._world.stats["record runs stored"] += 1
-                    else:
-                        disk.append(piece)
+                write_pieces(disk, pieces)
+                self._world.stats["record runs stored"] += sum(isinstance(piece, RecordRun) for piece in pieces)
             except StorageError as exc:
                 self._world.note(disk.name, f"write from {disk.last_index + 1} failed: {exc}")
                 self._on_write_failed(disk.last_index, exc)

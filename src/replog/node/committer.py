@@ -36,9 +36,30 @@ from replog.storage.base import LogStore
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, RecordRun
 
-__all__ = ["GroupCommitter"]
+__all__ = ["GroupCommitter", "Piece", "enqueue", "write_pieces"]
 
 log = logging.getLogger("replog.storage")
+
+Piece = list[Entry] | RecordRun
+
+
+def enqueue(pending: list[Piece], entries: Sequence[Entry] | RecordRun) -> None:
+    """Entries join the list at the queue's end; a run is a piece of its own, written as it came."""
+    if isinstance(entries, RecordRun):
+        pending.append(entries)
+    elif pending and isinstance(pending[-1], list):
+        pending[-1].extend(entries)
+    else:
+        pending.append(list(entries))
+
+
+def write_pieces(store: LogStore, pieces: Sequence[Piece]) -> None:
+    """Write queued pieces in order, one write each; a failure leaves the earlier ones written."""
+    for piece in pieces:
+        if isinstance(piece, RecordRun):
+            store.append_run(piece)
+        else:
+            store.append(piece)
 
 
 class GroupCommitter:
@@ -55,7 +76,7 @@ class GroupCommitter:
         self._on_written = on_written
         self._on_write_failed = on_write_failed
         self._on_sync_seconds = on_sync_seconds
-        self._pending: list[list[Entry] | RecordRun] = []
+        self._pending: list[Piece] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -72,12 +93,7 @@ class GroupCommitter:
 
     def append(self, entries: Sequence[Entry] | RecordRun) -> None:
         """Queue entries that continue the log; they are written and synced soon, together."""
-        if isinstance(entries, RecordRun):
-            self._pending.append(entries)
-        elif self._pending and isinstance(self._pending[-1], list):
-            self._pending[-1].extend(entries)
-        else:
-            self._pending.append(list(entries))
+        enqueue(self._pending, entries)
         self._idle.clear()
         self._wake.set()
 
@@ -111,11 +127,7 @@ class GroupCommitter:
         pieces, self._pending = self._pending, []
         first = self._store.last_index + 1
         try:
-            for piece in pieces:
-                if isinstance(piece, RecordRun):
-                    self._store.append_run(piece)
-                else:
-                    self._store.append(piece)
+            write_pieces(self._store, pieces)
         except StorageError as exc:
             # What was written before the failed piece stays written: it continues the log, and on_written
             # below is not told, so on_write_failed's index is where the owner resumes.
