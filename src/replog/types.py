@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,6 +18,7 @@ __all__ = [
     "HealthState",
     "PeerId",
     "RecordRun",
+    "batch_bounds",
     "is_internal",
     "noop_request_id",
 ]
@@ -68,11 +70,6 @@ class RecordRun:
     def last_term(self) -> int:
         return self.epochs[-1][0]
 
-    def sizes(self) -> list[int]:
-        """Each record's size in bytes."""
-        starts = [0, *self.ends[:-1]]
-        return [end - start for start, end in zip(starts, self.ends, strict=True)]
-
     def after(self, index: int) -> RecordRun | None:
         """The records after `index` (all of them if it is before the run), or None if none is left."""
         skip = index - self.first_index + 1
@@ -86,6 +83,13 @@ class RecordRun:
         kept = [(term, max(start, first)) for term, start in self.epochs]
         epochs = tuple(epoch for i, epoch in enumerate(kept) if i + 1 == len(kept) or kept[i + 1][1] > first)
         return RecordRun(first, self.data[cut:], ends, epochs)
+
+
+def batch_bounds(batch: Sequence[Entry] | RecordRun) -> tuple[int, int, int, int]:
+    """(first index, its term, last index, its term) of a non-empty batch of entries or run of records."""
+    if isinstance(batch, RecordRun):
+        return batch.first_index, batch.first_term, batch.last_index, batch.last_term
+    return batch[0].index, batch[0].term, batch[-1].index, batch[-1].term
 
 
 class HealthState(enum.Enum):

@@ -20,7 +20,7 @@ try:
 except ImportError:  # chromium_page fails, naming the fix
     async_playwright = None
 
-__all__ = ["CHROMIUM", "OUTPUT", "WAIT_MS", "chromium_page"]
+__all__ = ["CHROMIUM", "OUTPUT", "WAIT_MS", "chromium_page", "same_origin_page"]
 
 CHROMIUM = Path(os.environ.get("REPLOG_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -62,3 +62,13 @@ async def chromium_page(offline: bool = False, **context_options: Any) -> AsyncI
             assert errors == [], f"JavaScript errors on the page: {errors}"
         finally:
             await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def same_origin_page() -> AsyncIterator[Page]:
+    """A Chromium page that may talk to nothing but the node that served its /ui (checked when it closes)."""
+    async with chromium_page() as (page, requests):
+        yield page
+        origin = page.url.split("/ui", 1)[0]
+        foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
+        assert foreign == [], f"the page fetched from elsewhere than the node that served it: {foreign}"

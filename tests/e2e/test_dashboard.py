@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.browser import OUTPUT, WAIT_MS, chromium_page
+from tests.e2e.browser import OUTPUT, WAIT_MS, same_origin_page
 from tests.e2e.cluster import Cluster
 
 TOKENS = {"client_token": "client-secret", "read_token": "read-secret", "cluster_token": "cluster-secret"}
@@ -35,11 +35,8 @@ HAS_SEEN = "([node, status]) => (window.seenStatuses[node] || []).includes(statu
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     """A Chromium page that may talk to nothing but the node that served it."""
-    async with chromium_page() as (page, requests):
+    async with same_origin_page() as page:
         yield page
-        origin = page.url.split("/ui", 1)[0]
-        foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
-        assert foreign == [], f"the page fetched from elsewhere than the master: {foreign}"
 
 
 @pytest.fixture

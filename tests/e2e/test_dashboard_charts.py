@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser import OUTPUT, WAIT_MS, chromium_page
+from tests.e2e.browser import OUTPUT, WAIT_MS, same_origin_page
 from tests.e2e.cluster import Cluster, until
 
 pytestmark = pytest.mark.e2e
@@ -51,11 +51,8 @@ HAS_EVENT = """([kind, node, text]) => (window.replogCharts.events || []).some(
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     """A Chromium page that may talk to nothing but the node that served it."""
-    async with chromium_page() as (page, requests):
+    async with same_origin_page() as page:
         yield page
-        origin = page.url.split("/ui", 1)[0]
-        foreign = [url for url in requests if not url.startswith((origin + "/", "data:"))]
-        assert foreign == [], f"the page fetched from elsewhere than the node that served it: {foreign}"
 
 
 @pytest.fixture

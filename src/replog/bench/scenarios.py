@@ -61,6 +61,22 @@ async def _metered(children: Children, load: Awaitable[LoadResult]) -> LoadResul
     return result
 
 
+async def _metered_concurrent(
+    children: Children,
+    operation: Callable[[int], Awaitable[None]],
+    concurrency: int,
+    budget: Budget,
+    progress: Progress,
+) -> LoadResult:
+    """`operation` kept `concurrency` times in flight within the budget, metered as `_metered` does."""
+    return await _metered(
+        children,
+        run_concurrent(
+            operation, concurrency=concurrency, count=budget.count, deadline_s=budget.deadline_s, progress=progress
+        ),
+    )
+
+
 def _appends(w: int) -> Callable[[int], bytes]:
     requests = [http_post("/", {"msg": PAYLOAD, "w": w})]
     return lambda _number: requests[0]
@@ -117,16 +133,7 @@ def replog_pipelined(key: str, *, w: int, inflight: int, reference: str | None, 
                 async def append(_number: int) -> None:
                     await client.append(PAYLOAD, w)
 
-                result = await _metered(
-                    children,
-                    run_concurrent(
-                        append,
-                        concurrency=inflight,
-                        count=budget.count,
-                        deadline_s=budget.deadline_s,
-                        progress=progress,
-                    ),
-                )
+                result = await _metered_concurrent(children, append, inflight, budget, progress)
             mode = ("pipelined wss /stream (TLS on every link), " if tls else "pipelined /stream, ") + ", ".join(
                 f"{k}={v}" for k, v in settings.items()
             )
@@ -177,16 +184,7 @@ def nats(key: str, *, inflight: int, sync_always: bool, mode: str):
                 async def publish(_number: int) -> None:
                     await stream.publish("bench", payload)
 
-                result = await _metered(
-                    children,
-                    run_concurrent(
-                        publish,
-                        concurrency=inflight,
-                        count=budget.count,
-                        deadline_s=budget.deadline_s,
-                        progress=progress,
-                    ),
-                )
+                result = await _metered_concurrent(children, publish, inflight, budget, progress)
             finally:
                 await connection.close()
             return Row(key, "NATS JetStream R3", mode, "2 of 3", inflight, result)
@@ -217,16 +215,7 @@ def redis(key: str, *, concurrency: int):
                         pipe.execute_command("WAIT", 2, 0)
                         await pipe.execute()
 
-                result = await _metered(
-                    children,
-                    run_concurrent(
-                        push,
-                        concurrency=concurrency,
-                        count=budget.count,
-                        deadline_s=budget.deadline_s,
-                        progress=progress,
-                    ),
-                )
+                result = await _metered_concurrent(children, push, concurrency, budget, progress)
             finally:
                 await pool.aclose()
             return Row(key, "Redis 1+2 replicas", mode, "3", concurrency, result)

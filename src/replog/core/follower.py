@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from replog.core.messages import Ack, Append, Error, Heartbeat, Hello, Message, Welcome
 from replog.core.outputs import MASTER, Disconnect, Output, Persist, Send, SetLogId, Truncate
-from replog.types import Entry, RecordRun
+from replog.types import Entry, RecordRun, batch_bounds
 
 __all__ = ["Follower"]
 
@@ -137,7 +137,7 @@ class Follower:
             return
         fresh = _after(append.entries, self._appended_index)
         if fresh:
-            first, first_term, last, last_term = _bounds(fresh)
+            first, first_term, last, last_term = batch_bounds(fresh)
             if first_term < self._last_term:
                 self._protocol_error(f"entry {first} has term {first_term}, below our term {self._last_term}")
                 return
@@ -158,10 +158,3 @@ def _after(entries: tuple[Entry, ...] | RecordRun, index: int) -> tuple[Entry, .
     if isinstance(entries, RecordRun):
         return entries.after(index)
     return entries[max(0, index - entries[0].index + 1) :] if entries else entries
-
-
-def _bounds(entries: tuple[Entry, ...] | RecordRun) -> tuple[int, int, int, int]:
-    """first index, its term, last index, its term."""
-    if isinstance(entries, RecordRun):
-        return entries.first_index, entries.first_term, entries.last_index, entries.last_term
-    return entries[0].index, entries[0].term, entries[-1].index, entries[-1].term

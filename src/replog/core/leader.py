@@ -62,7 +62,7 @@ from replog.core.outputs import (
 )
 from replog.core.progress import LinkMode, Progress
 from replog.errors import InvalidRequest, InvalidWriteConcern, NotEnoughReplicas, Overloaded, ReadOnly
-from replog.types import Entry, HealthState, PeerId, RecordRun, noop_request_id
+from replog.types import Entry, HealthState, PeerId, RecordRun, batch_bounds, noop_request_id
 
 __all__ = ["Leader", "LeaderLimits", "PeerStatus", "Proposal", "ReadEntries", "Term"]
 
@@ -466,12 +466,10 @@ class Leader:
                 return
             hi = min(limit, progress.next_index + limits.batch_entries_max - 1)
             batch = self._read(progress.next_index, hi, limits.batch_bytes_max)
-            if isinstance(batch, RecordRun):
-                first, last, entries = batch.first_index, batch.last_index, batch
-            else:
-                first, last, entries = batch[0].index if batch else 0, batch[-1].index if batch else 0, tuple(batch)
+            first, _, last, _ = batch_bounds(batch) if batch else (0, 0, 0, 0)
             if first != progress.next_index:
                 raise AssertionError(f"log read at {progress.next_index} returned a batch from {first}")
+            entries = batch if isinstance(batch, RecordRun) else tuple(batch)
             self._outputs.append(Send(progress.peer, Append(first - 1, entries, self._term.term, self._commit_index)))
             progress.sent(last, self._now_ms)
 

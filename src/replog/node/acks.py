@@ -15,11 +15,12 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
-from replog.core.messages import Ack
+from replog.core.messages import Ack, Error
+from replog.errors import ProtocolError
 from replog.faults import FaultPlan
 from replog.wire import codec
 
-__all__ = ["send_acks", "send_quietly"]
+__all__ = ["refuse_frame", "send_acks", "send_quietly"]
 
 log = logging.getLogger("replog.acks")
 
@@ -43,6 +44,12 @@ async def send_acks(
             await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR, message=b"injected error after append")
             return
         await send_quietly(ws, codec.encode(Ack(index)))
+
+
+async def refuse_frame(ws: web.WebSocketResponse, exc: ProtocolError) -> None:
+    """Tell the leader why its frame is refused before the link closes, so that its log names the reason (a
+    damaged record on its disk, say), not only ours."""
+    await send_quietly(ws, codec.encode(Error("protocol", str(exc))))
 
 
 async def send_quietly(ws: web.WebSocketResponse, frame: bytes) -> None:

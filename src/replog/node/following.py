@@ -32,7 +32,7 @@ from replog.core.outputs import Disconnect, Persist, Send, SetLogId, Truncate
 from replog.errors import ProtocolError
 from replog.faults import FaultPlan
 from replog.net.peer_link import FRAME_BYTES_MAX
-from replog.node.acks import send_acks, send_quietly
+from replog.node.acks import refuse_frame, send_acks, send_quietly
 from replog.node.committer import GroupCommitter
 from replog.node.leading import LEADER_HEADER, TERM_HEADER
 from replog.storage.base import LogStore
@@ -160,9 +160,7 @@ class Following:
                 message = codec.decode(frame.data)
             except ProtocolError as exc:
                 log.warning("closing the leader's link: protocol error: %s", exc)
-                # Said to the leader too, so that its log names what was refused (a damaged record on its
-                # disk, say), not only this one's.
-                await send_quietly(ws, codec.encode(Error("protocol", str(exc))))
+                await refuse_frame(ws, exc)
                 return
             if isinstance(message, Welcome | Append | Heartbeat) and not self._leader_contact(message.term, leader):
                 await self._refuse_stale(ws, message.term)

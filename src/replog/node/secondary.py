@@ -25,7 +25,7 @@ from prometheus_client.core import Metric
 
 from replog.config import Config
 from replog.core.follower import Follower
-from replog.core.messages import Ack, Error
+from replog.core.messages import Ack
 from replog.core.outputs import Disconnect, Persist, Send, SetLogId
 from replog.errors import ProtocolError, StorageError
 from replog.faults import FaultPlan
@@ -33,7 +33,7 @@ from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import FRAME_BYTES_MAX, MASTER_INSTANCE_HEADER
 from replog.net.tls import dial_failure, node_session
-from replog.node.acks import send_acks, send_quietly
+from replog.node.acks import refuse_frame, send_acks, send_quietly
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.storage.base import LogStore, read_synced
@@ -162,9 +162,7 @@ class SecondaryNode:
                 message = codec.decode(frame.data)
             except ProtocolError as exc:
                 log.warning("closing master link: protocol error: %s", exc)
-                # Said to the leader too, so that its log names what was refused (a damaged record on its
-                # disk, say), not only this one's.
-                await send_quietly(ws, codec.encode(Error("protocol", str(exc))))
+                await refuse_frame(ws, exc)
                 return
             self.core.on_message(message)
             self._flush()

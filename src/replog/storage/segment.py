@@ -378,8 +378,9 @@ class SegmentLog:
                 f"(term {self._epochs.last_term})"
             )
         starts = [0, *run.ends]
+        sizes = [stop - start for start, stop in itertools.pairwise(starts)]
         with memoryview(run.data) as view:
-            self._write_and_commit(run.sizes(), lambda start, stop: view[starts[start] : starts[stop]])
+            self._write_and_commit(sizes, lambda start, stop: view[starts[start] : starts[stop]])
         self._cache.restart(run.last_index + 1)
         self._epochs.extend_epochs(run.epochs, run.last_index)
 
@@ -453,7 +454,7 @@ class SegmentLog:
         cached = self._cache.read(lo, hi, bytes_max)
         if cached is not None:
             return cached
-        segment = self._segments[bisect.bisect_right(self._firsts, lo) - 1]
+        segment = self._segment_of(lo)
         if segment.version != FORMAT_VERSION:
             return self._read_disk(lo, hi, bytes_max)
         count = _count_within(segment, lo, min(hi, segment.last_index), bytes_max)
@@ -632,7 +633,7 @@ class SegmentLog:
         out: list[Entry] = []
         total, index = 0, lo
         while index <= hi:
-            segment = self._segments[bisect.bisect_right(self._firsts, index) - 1]
+            segment = self._segment_of(index)
             count = _count_within(segment, index, min(hi, segment.last_index), bytes_max - total)
             for entry in self._read_records(segment, index, count):
                 size = entry.size_bytes()
@@ -657,6 +658,9 @@ class SegmentLog:
                 f"the epoch table says {self._epochs.term_at(index)}..{self._epochs.term_at(last)}"
             )
         return entries
+
+    def _segment_of(self, index: int) -> Segment:
+        return self._segments[bisect.bisect_right(self._firsts, index) - 1]
 
     def _pread(self, segment: Segment, start: int, end: int) -> bytes:
         try:
