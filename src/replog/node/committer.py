@@ -1,10 +1,10 @@
 """Group commit: one write and one sync for everything that arrived since the last one.
 
 `append` only queues. The commit task then writes all queued entries in one `store.append` (a queued
-RecordRun, see below, in one `store.append_run` of its own) and syncs them with one fsync, in a worker
-thread for a disk store so the event loop keeps accepting appends meanwhile. Whatever arrives during one
-fsync is covered by the next: the batch size follows the load, not a timer, and there is no per-message
-syscall.
+RecordRun, see below, in one `store.append_run` of its own) and syncs them with one fsync, on a thread of
+its own for a disk store (sync_thread.py says why not the default executor), so the event loop keeps
+accepting appends meanwhile. Whatever arrives during one fsync is covered by the next: the batch size
+follows the load, not a timer, and there is no per-message syscall.
 
 Entries queue up as one list; a RecordRun (catch-up records as they lay on the leader's disk) queues as
 a piece of its own and is written as it came, in order with the entries around it. Only followers are
@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from replog.errors import StorageError
+from replog.node.sync_thread import SyncThread
 from replog.storage.base import LogStore
 from replog.storage.memory import MemoryLog
 from replog.types import Entry, RecordRun
@@ -81,15 +82,20 @@ class GroupCommitter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
-        self._in_thread = not isinstance(store, MemoryLog)
+        # A disk store's fsync blocks, so it runs on a thread; a MemoryLog's sync is a counter.
+        self._sync_thread = None if isinstance(store, MemoryLog) else SyncThread(store.sync, "fsync")
 
     def start(self) -> None:
+        if self._sync_thread is not None:
+            self._sync_thread.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._sync_thread is not None:
+            self._sync_thread.stop()
 
     def append(self, entries: Sequence[Entry] | RecordRun) -> None:
         """Queue entries that continue the log; they are written and synced soon, together."""
@@ -140,10 +146,7 @@ class GroupCommitter:
     async def _sync(self) -> int:
         started = time.perf_counter()
         try:
-            if self._in_thread:
-                synced = await asyncio.to_thread(self._store.sync)
-            else:
-                synced = self._store.sync()
+            synced = self._store.sync() if self._sync_thread is None else await self._sync_thread.run()
         except (OSError, StorageError) as exc:
             log.critical("fsync failed (%s): what is durable is unknown, stopping the node", exc)
             os._exit(70)
