@@ -94,7 +94,7 @@ class GroupCommitter:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._sync_thread is not None:
+        if self._sync_thread is not None:  # also here: a task cancelled before it ran has no finally
             self._sync_thread.stop()
 
     def append(self, entries: Sequence[Entry] | RecordRun) -> None:
@@ -116,6 +116,9 @@ class GroupCommitter:
             log.critical("group commit failed: stopping the node (a restart recovers from disk)", exc_info=True)
             logging.shutdown()
             os._exit(70)
+        finally:  # however the task ends (asyncio.run cancels it on the way out too), its thread ends with it
+            if self._sync_thread is not None:
+                self._sync_thread.stop()
 
     async def _commit_forever(self) -> None:
         while True:

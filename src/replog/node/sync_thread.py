@@ -10,8 +10,10 @@ Future; here the thread hands the outcome straight to `call_soon_threadsafe`.
 
 The caller awaits each call before making the next (the committer does), so the queue holds at most one
 job. A call whose awaiting task was cancelled still runs to its end (an fsync cannot be interrupted); its
-outcome is dropped. `stop` lets the thread finish the call in hand and exit; it is a daemon thread, so a
-node stopping never waits on a disk that hangs.
+outcome is dropped. The life is one-shot: `start`, any number of `run`s, `stop`, which lets the thread
+finish the call in hand and exit; a `run` after `stop` raises. The thread is a daemon only so that it never
+holds up the interpreter's exit (a node's own stop still waits for an fsync in flight: the store's close
+takes the same sync mutex).
 """
 
 from __future__ import annotations
@@ -37,17 +39,21 @@ class SyncThread(Generic[T]):
         self._call = call
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._stopped = False
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Let the thread exit once the call in hand (if any) is done."""
-        if self._thread.is_alive():
+        """Let the thread exit once the call in hand (if any) is done. Safe to call more than once."""
+        if not self._stopped:
+            self._stopped = True
             self._jobs.put(None)
 
     async def run(self) -> T:
         """The call's result (or its exception), computed on the thread; the loop runs on meanwhile."""
+        if self._stopped or not self._thread.is_alive():
+            raise RuntimeError(f"{self._thread.name}: run() on a thread that is stopped or was never started")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future))
