@@ -57,7 +57,12 @@ class Config:
     batch_entries_max: int = field(default=512, metadata=_doc("entries per replication frame", min=1))
     batch_bytes_max: int = field(default=1 << 20, metadata=_doc("bytes per replication frame", min=64))
     inflight_frames_max: int = field(default=8, metadata=_doc("unacked frames per secondary", min=1))
-    waiters_max: int = field(default=100_000, metadata=_doc("appends waiting for their w at once", min=1))
+    waiters_max: int = field(
+        default=100_000,
+        metadata=_doc(
+            "appends waiting for their w at once; a batch, or a run of one /stream frame, counts once", min=1
+        ),
+    )
     waiters_per_w_max: int = field(default=50_000, metadata=_doc("appends waiting for one value of w", min=1))
     header_timeout_seconds: float = field(
         default=10.0, metadata=_doc("a client must send a request's headers within this", min=0.1)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from replog.pipeline import PipelinedClient, PipelineError
-from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import Cluster, until
 
 pytestmark = pytest.mark.e2e
 
@@ -38,3 +38,50 @@ async def test_stream_answers_each_append_and_applies_the_post_rules(make_cluste
             assert raised.value.status == status and words in str(raised.value)
     log = await cluster.wait_converged(["secondary-0", "secondary-1"])
     assert len(log) == 201 and len(set(log)) == 201
+
+
+@pytest.mark.parametrize("failover", [False, True], ids=["fixed-master", "failover"])
+async def test_a_frame_goes_in_as_runs_of_one_w_each_answered_at_its_own_index(
+    make_cluster: Callable[..., Cluster], failover: bool
+) -> None:
+    # waiters_max 4: 61 appends proposed one by one in one loop turn would mostly be refused as overloaded.
+    # As runs (w=2 x 20, the request_id'd one alone, w=3 x 20, w=2 x 20 with a refused item amid them) they
+    # are 4 proposals.
+    cluster = make_cluster(waiters_max=4, failover=failover, election_timeout_seconds=0.5)
+    cluster.start_master()
+    cluster.start_secondary(0)
+    cluster.start_secondary(1)
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+
+    async def master_leads() -> bool:
+        health = await cluster.health("master")
+        peers = health.get("secondaries") or health.get("peers") or []  # fixed master / failover leader
+        return health["role"] in ("master", "leader") and [p["status"] for p in peers] == ["Healthy"] * 2
+
+    await until(master_leads, 20, "the master to lead two healthy secondaries")
+    sent = [f"a{i}" for i in range(20)] + ["keyed"] + [f"b{i}" for i in range(20)] + [f"c{i}" for i in range(20)]
+    concerns = [2] * 20 + [2] + [3] * 20 + [2] * 20
+    async with PipelinedClient(cluster.url("master")) as client:
+        futures = []
+        for position, (msg, w) in enumerate(zip(sent, concerns, strict=True)):
+            if position == 50:
+                refused = client.append_nowait("bad", w=9)  # refused alone; the run around it goes on
+            futures.append(client.append_nowait(msg, w, request_id="key-1" if msg == "keyed" else None))
+        answers = await asyncio.wait_for(asyncio.gather(*futures), 20)
+        with pytest.raises(PipelineError) as raised:
+            await refused
+        assert raised.value.status == 400
+    # Frame order is log order, and each answer names where its message is.
+    indexes = [answer.index for answer in answers]
+    assert indexes == list(range(indexes[0], indexes[0] + len(sent)))
+    session = await cluster.http()
+    async with session.get(cluster.url("master") + "/?detail=1") as response:
+        at_index = {item["index"]: item["msg"] for item in await response.json()}
+    assert [at_index[index] for index in indexes] == sent
+    log = await cluster.messages("master")
+    assert await cluster.wait_converged(["secondary-0", "secondary-1"]) == log
+    # Metrics still count appends, not proposals.
+    async with session.get(cluster.url("master") + "/metrics") as response:
+        text = await response.text()
+    assert 'replog_appends_total{outcome="ok",w="2"} 41.0' in text
+    assert 'replog_appends_total{outcome="ok",w="3"} 20.0' in text
