@@ -63,7 +63,9 @@ class Config:
             "appends waiting for their w at once; a batch, or a run of one /stream frame, counts once", min=1
         ),
     )
-    waiters_per_w_max: int = field(default=50_000, metadata=_doc("appends waiting for one value of w", min=1))
+    waiters_per_w_max: int = field(
+        default=50_000, metadata=_doc("appends waiting for one value of w, counted as waiters_max counts", min=1)
+    )
     header_timeout_seconds: float = field(
         default=10.0, metadata=_doc("a client must send a request's headers within this", min=0.1)
     )

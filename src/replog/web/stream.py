@@ -3,12 +3,12 @@
 Per connection there is no task per message: the items of a frame are proposed at once, and a
 done-callback on each proposal's future queues the answers. Consecutive items of one frame with the same
 `w` and no request_id go in as one proposal, as a POST of {"msgs": [...]} does (one waiter, one future,
-one release; at most `append_batch_max` items), and each is answered with its own index (first + its
-place). A proposal per item (a waiter, a future, a release and a callback each) was most of the leader's
+one release; at most `append_batch_max` and `batch_entries_max` items), and each is answered with its
+own index. A proposal per item (a waiter, a future, a release and a callback each) was most of the leader's
 work: the bench's pipelined rows went from 114-127 to 65-75 ms of the cluster's CPU per 1,000 appends.
 An item with a request_id is a proposal of its own, so that its dedup stays per append.
 One writer task sends everything queued as one frame whenever it gets to run, so answers are coalesced
-just like the appends were. When more than `inflight_max` appends of this connection wait, the reader
+just like the appends were. When more than INFLIGHT_MAX appends of this connection wait, the reader
 stops reading: TCP then pushes back on the client instead of memory growing here.
 """
 
@@ -92,6 +92,8 @@ class _StreamSession:
     def _submit_frame(self, appends: Sequence[StreamAppend]) -> None:
         """Propose a frame's appends in order: runs of the same `w` without a request_id together."""
         config = self._node.config
+        # At most one replication frame's worth: a run is released whole, so its first items wait for its last.
+        run_max = min(config.append_batch_max, config.batch_entries_max)
         run: list[tuple[int, bytes]] = []  # (correlation_id, payload) of the run being gathered
         run_w = 0
         for append in appends:
@@ -107,7 +109,7 @@ class _StreamSession:
             except ReplogError as exc:
                 self._refuse(append.correlation_id, _w_label(append.w), exc)
                 continue
-            if run and (w != run_w or request_id is not None or len(run) >= config.append_batch_max):
+            if run and (w != run_w or request_id is not None or len(run) >= run_max):
                 self._propose(run, run_w, None)
                 run = []
             if request_id is not None:
@@ -147,9 +149,11 @@ class _StreamSession:
             status_error: list[Any] | None = [200, "duplicate"] if result.duplicate else None
         else:
             outcome, status_error = outcome_of(error), [status_for(error), describe(error)]
+        # Counted from the end: a duplicate (always a run of one) is answered at the last index of the batch
+        # that first carried its request_id, as a POST is.
         for place, correlation_id in enumerate(ids):
             self._node.metrics.observe_append(result.w, outcome, elapsed)
-            self._answer([correlation_id, result.first_index + place, status_error])
+            self._answer([correlation_id, result.last_index - (len(ids) - 1 - place), status_error])
 
     def _answer(self, answer: list[Any]) -> None:
         self._answers.append(answer)
