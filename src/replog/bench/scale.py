@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from replog.bench.failover_cluster import poll_until
 from replog.bench.loadgen import LoadResult, http_post, run_http
 from replog.bench.systems import Children, wait_http, wait_tcp
 from replog.bench.systems import free_port as _free_port
@@ -148,9 +149,10 @@ async def _run(children: Children, directory: Path, report: ScaleReport, live_se
 
 async def _leader(ports: list[int], timeout_s: float = 60) -> int:
     """Which of the first two nodes leads (0 for the fixed master): polls /health until one says so."""
-    deadline = time.monotonic() + timeout_s
+    found: list[int] = []
     async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
+
+        async def one_leads() -> bool:
             for node, port in enumerate(ports[:2]):
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/health") as response:
@@ -158,9 +160,12 @@ async def _leader(ports: list[int], timeout_s: float = 60) -> int:
                 except aiohttp.ClientError:
                     continue
                 if health.get("role") in ("master", "leader") and not health.get("read_only"):
-                    return node
-            await asyncio.sleep(0.05)  # why: poll /health with a deadline while an election runs
-    raise TimeoutError(f"no leader among the first two nodes within {timeout_s} s")
+                    found.append(node)
+                    return True
+            return False
+
+        await poll_until(one_leads, timeout_s, "a leader among the first two nodes")
+    return found[0]
 
 
 async def _fill(master_url: str, messages: int) -> float:
