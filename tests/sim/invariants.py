@@ -13,8 +13,8 @@ changed (new log entries, peers), so it can run after every one of thousands of 
 - Dedup: a retried request_id gets the original indexes and never a second entry.
 - Leader: its synced/last index match its disk; acked_index never exceeds the secondary's real
   synced index; a connected peer has a live link; after every tick each peer's health equals
-  `classify(now - last_heard)` (measured by the sim, not by the core) and read-only is exactly
-  "alive < quorum_needed".
+  `classify(now - last_heard)` (measured by the sim, not by the core; a link not yet heard from
+  is Unhealthy) and read-only is exactly "alive < quorum_needed".
 """
 
 from __future__ import annotations
@@ -190,12 +190,13 @@ class Checker:
         thresholds = master.limits.thresholds
         alive = 1
         for status in leader.peer_status():
-            heard_ms = master.links[status.peer].heard_ms
+            link = master.links[status.peer]
             silence = None
             if status.mode in _CONNECTED:
-                if heard_ms is None:
+                if link.conn is None:
                     fail(f"s{status.peer} is {status.mode.value} but the sim's link is down")
-                silence = master.leader_now_ms - heard_ms
+                if link.heard_ms is not None:
+                    silence = master.leader_now_ms - link.heard_ms
             expected = classify(silence, thresholds)
             if status.health is not expected:
                 fail(f"s{status.peer} is {status.health.value}, expected {expected.value} (silent {silence} ms)")

@@ -190,7 +190,7 @@ class SimMaster:
             return
         link.conn = conn_id
         link.heard = False
-        link.heard_ms = world.now_ms
+        link.heard_ms = None  # A link is heard from its secondary's first frame (its Hello) on.
         self.leader_now_ms = world.now_ms
         self.leader.on_connected(peer, world.now_ms)
         self._drain()

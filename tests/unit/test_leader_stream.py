@@ -64,15 +64,16 @@ def test_batches_respect_batch_bytes_max() -> None:
 def test_hello_with_a_foreign_log_id_is_refused() -> None:
     h = Harness()
     h.leader.on_connected(0, 0)
-    h.take()
+    connected = h.take()
     outs = h.message(0, Hello(0, "log-B", 0))
     errors = sends(outs, Error, peer=0)
     assert len(errors) == 1 and errors[0].code == "refused"
     assert "log-B" in errors[0].detail and LOG_ID in errors[0].detail
     assert any(isinstance(o, Disconnect) and o.peer == 0 for o in outs)
     assert sends(outs, Welcome) == []
-    assert HealthChanged(0, HealthState.HEALTHY, HealthState.UNHEALTHY) in outs
-    assert ReadOnlyChanged(read_only=True, alive=1, needed=2) in outs
+    # Never counted alive: not between the dial and its Hello, nor after the refusal.
+    assert [o for o in connected + outs if isinstance(o, HealthChanged | ReadOnlyChanged)] == []
+    assert h.leader.read_only
     st = status(h, 0)
     assert (st.mode, st.health) == (LinkMode.REFUSED, HealthState.UNHEALTHY)
     assert "log-B" in st.refusal
@@ -86,6 +87,40 @@ def test_a_refused_peer_stays_refused_across_disconnect_and_clears_on_reconnect(
     h.now = 20
     h.connect(0)
     assert (status(h, 0).mode, status(h, 0).refusal) == (LinkMode.STREAM, "")
+
+
+def test_a_refused_peer_that_redials_stays_unhealthy_with_its_refusal_until_a_hello_is_accepted() -> None:
+    h = Harness()
+    h.connect(0, log_id="log-B")
+    refusal = status(h, 0).refusal
+    for now in (100, 200):  # Each redial of the link, and the same refusal again.
+        h.now = now
+        h.leader.on_disconnected(0, now)
+        h.leader.on_connected(0, now)
+        redialled = h.take()
+        assert (status(h, 0).health, status(h, 0).refusal) == (HealthState.UNHEALTHY, refusal)
+        assert h.leader.alive() == 1 and h.leader.read_only
+        outs = h.message(0, Hello(0, "log-B", 0))
+        assert [o for o in redialled + outs if isinstance(o, HealthChanged | ReadOnlyChanged)] == []
+    h.now = 300
+    h.leader.on_disconnected(0, 300)
+    outs = h.connect(0)
+    assert (status(h, 0).mode, status(h, 0).health, status(h, 0).refusal) == (
+        LinkMode.STREAM,
+        HealthState.HEALTHY,
+        "",
+    )
+    assert ReadOnlyChanged(read_only=False, alive=2, needed=2) in outs
+
+
+def test_a_connected_peer_counts_as_heard_only_once_its_hello_arrives() -> None:
+    h = Harness()
+    h.leader.on_connected(0, 0)
+    assert [o for o in h.take() if isinstance(o, HealthChanged)] == []
+    assert status(h, 0).health is HealthState.UNHEALTHY and h.leader.read_only
+    outs = h.message(0, Hello(0, LOG_ID, 0))
+    assert HealthChanged(0, HealthState.UNHEALTHY, HealthState.HEALTHY) in outs
+    assert not h.leader.read_only
 
 
 def test_hello_beyond_the_masters_last_index_is_refused() -> None:

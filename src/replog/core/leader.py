@@ -301,9 +301,10 @@ class Leader:
         self._now_ms = now_ms
         progress = self._progress[peer]
         progress.mode = LinkMode.AWAIT_HELLO
-        progress.refusal = ""
         progress.inflight.clear()
-        progress.last_heard_ms = now_ms
+        # Heard only once its Hello arrives, and a refusal stands until a Hello is accepted: a refused
+        # secondary that redials must not show Healthy (and count for quorum) between dial and refusal.
+        progress.last_heard_ms = None
         progress.last_sent_ms = now_ms
         self._refresh_health(now_ms)
 

@@ -50,6 +50,7 @@ class Progress:
     def start_stream(self, contiguous_index: int) -> None:
         """The secondary said it holds exactly 1..contiguous_index: stream from there."""
         self.mode = LinkMode.STREAM
+        self.refusal = ""
         self.acked_index = contiguous_index
         self.next_index = contiguous_index + 1
         self.inflight.clear()
