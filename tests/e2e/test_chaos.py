@@ -1,8 +1,8 @@
 """`replog chaos` end to end: a 60-second run under every kind of fault must keep every promise.
 
-The run is made once per module (it is the slow part) and shared: one test judges it, another plants
-violations in its recorded history to show the checker would have caught them. The fault proxy gets
-a short test of its own against an echo server.
+The run is made once (it is the slow part), side by side with the suite's other chaos runs, and
+shared: one test judges it, another plants violations in its recorded history to show the checker
+would have caught them. The fault proxy gets a short test of its own against an echo server.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import format_summary
 from replog.chaos.runner import ChaosOptions, ChaosResult, run_chaos
 from replog.chaos.schedule import CLASSIC_KINDS
+from tests.conftest import StartedTogether
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +31,16 @@ SEED = 20240601
 DURATION_S = 60.0
 
 
+def _chaos_run(directory: Path) -> ChaosResult:
+    return run_chaos(ChaosOptions(duration=DURATION_S, seed=SEED, clients=4, data_dir=directory))
+
+
+STARTED_TOGETHER = _chaos_run  # beside the suite's other chaos runs: tests/conftest.py
+
+
 @pytest.fixture(scope="module")
-def chaos_run(tmp_path_factory: pytest.TempPathFactory) -> ChaosResult:
-    return run_chaos(ChaosOptions(duration=DURATION_S, seed=SEED, clients=4, data_dir=tmp_path_factory.mktemp("chaos")))
+def chaos_run(started_together: StartedTogether) -> ChaosResult:
+    return started_together.result(_chaos_run)
 
 
 def test_a_60_second_chaos_run_keeps_every_promise(chaos_run: ChaosResult) -> None:

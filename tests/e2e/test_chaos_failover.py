@@ -2,13 +2,15 @@
 SIGSTOP, isolation), one-way cuts and the classic faults, on three real failover nodes, each behind a
 proxy per directed link. Every promise of failover must hold, and the run must really have failed over.
 
-The run is made once per module and shared, as in test_chaos.py: one test judges it, one plants
-violations of the failover rules in its recorded history to show the checker would have caught them.
+The run is made once, side by side with the suite's other chaos runs, and shared, as in test_chaos.py:
+one test judges it, one plants violations of the failover rules in its recorded history to show the
+checker would have caught them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from replog.chaos.history import FinalRecord, History, ReadRecord, load_history
 from replog.chaos.report import format_summary
 from replog.chaos.runner import ChaosOptions, ChaosResult, run_chaos
 from replog.chaos.schedule import FAILOVER_KINDS
+from tests.conftest import StartedTogether
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +27,16 @@ SEED = 2
 DURATION_S = 60.0
 
 
+def _failover_run(directory: Path) -> ChaosResult:
+    return run_chaos(ChaosOptions(duration=DURATION_S, seed=SEED, clients=4, data_dir=directory, failover=True))
+
+
+STARTED_TOGETHER = _failover_run  # beside the suite's other chaos runs: tests/conftest.py
+
+
 @pytest.fixture(scope="module")
-def failover_run(tmp_path_factory: pytest.TempPathFactory) -> ChaosResult:
-    options = ChaosOptions(
-        duration=DURATION_S, seed=SEED, clients=4, data_dir=tmp_path_factory.mktemp("chaos-failover"), failover=True
-    )
-    return run_chaos(options)
+def failover_run(started_together: StartedTogether) -> ChaosResult:
+    return started_together.result(_failover_run)
 
 
 def test_a_60_second_failover_chaos_run_keeps_every_promise(failover_run: ChaosResult) -> None:

@@ -11,9 +11,16 @@ import pytest
 from replog.hosts.cluster import HostCluster
 from replog.hosts.network import unavailable_reason
 from replog.net.certs import write_certs
+from tests.conftest import StartedTogether
 from tests.hosts.support import agreed_leader, logs_tail, until
 
 START_TIMEOUT_S = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _no_chaos_run_in_the_background(started_together: StartedTogether) -> None:
+    """The chaos run on hosts may have started during the e2e tests: it uses the same addresses."""
+    started_together.wait_all()
 
 
 @pytest.fixture

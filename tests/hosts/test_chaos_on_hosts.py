@@ -1,6 +1,7 @@
 """`replog chaos --net hosts`: the chaos run with each node on its own namespace host, partitions made by
 nftables (a node isolated, a pair cut, a one-way cut, the leader cut off) beside kill -9 and SIGSTOP,
-and the same checker. Run as a user would, through the CLI, for 60 seconds."""
+and the same checker. Run as a user would, through the CLI, for 60 seconds, side by side with the suite's
+other chaos runs (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 from replog.chaos.history import load_history
 from replog.chaos.schedule import HOSTS_KINDS
+from replog.hosts.network import unavailable_reason
 from replog.storage.lock import is_held
+from tests.conftest import StartedTogether
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("hosts_available")]
 
@@ -21,10 +24,20 @@ DURATION_S = 60
 SEED = 1
 
 
-def test_a_60_second_chaos_run_on_hosts_keeps_every_promise(tmp_path: Path) -> None:
+def _hosts_run(directory: Path) -> tuple[Path, subprocess.CompletedProcess[str] | None]:
+    if unavailable_reason():
+        return directory, None  # The test skips, and says why.
     argv = [sys.executable, "-m", "replog", "chaos", "--net", "hosts", "--duration", str(DURATION_S)]
-    argv += ["--seed", str(SEED), "--json", "--data-dir", str(tmp_path)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=DURATION_S + 120)
+    argv += ["--seed", str(SEED), "--json", "--data-dir", str(directory)]
+    return directory, subprocess.run(argv, capture_output=True, text=True, timeout=DURATION_S + 120)
+
+
+STARTED_TOGETHER = _hosts_run  # beside the suite's other chaos runs: tests/conftest.py
+
+
+def test_a_60_second_chaos_run_on_hosts_keeps_every_promise(started_together: StartedTogether) -> None:
+    tmp_path, done = started_together.result(_hosts_run)
+    assert done is not None
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout)
     print(json.dumps(summary, indent=2))
