@@ -49,6 +49,7 @@ def test_a_60_second_chaos_run_keeps_every_promise(chaos_run: ChaosResult) -> No
     assert chaos_run.violations == [], report
     assert summary["converged"], report
     assert summary["acknowledged"] > 0, report
+    assert summary["streamed_acknowledged"] > 0, report  # the client on /stream was judged too
     assert all(summary["faults"][kind.value] > 0 for kind in CLASSIC_KINDS), report
     assert summary["appends"] == summary["acknowledged"] + summary["failed"] + summary["timed_out"] + summary["unknown"]
     assert chaos_run.history_path.exists()
@@ -69,6 +70,14 @@ def test_the_checker_flags_violations_planted_in_the_recorded_history(chaos_run:
 
     dropped = _tampered(history, "secondary-1", [m for m in master.log if m != lost])
     assert {"ack_missing", "final_logs_differ"} <= {v.rule for v in check(dropped)}
+
+    # An append of the client on /stream is judged as strictly: lost, or answered at a neighbour's index.
+    streamed = next(a for a in acknowledged if a.client == history.meta["stream_client"])
+    assert "ack_missing" in {
+        v.rule for v in check(_tampered(history, "master", [m for m in master.log if m != streamed.msg]))
+    }
+    shifted = [dataclasses.replace(a, index=(a.index or 0) + 1) if a is streamed else a for a in history.appends]
+    assert "wrong_index" in {v.rule for v in check(dataclasses.replace(history, appends=shifted))}
 
     doubled = _tampered(history, "master", [*master.log, lost])
     assert "duplicate_message" in {v.rule for v in check(doubled)}

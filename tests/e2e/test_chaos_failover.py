@@ -46,6 +46,7 @@ def test_a_60_second_failover_chaos_run_keeps_every_promise(failover_run: ChaosR
     assert failover_run.violations == [], report
     assert summary["converged"], report
     assert summary["acknowledged"] > 100, report
+    assert summary["streamed_acknowledged"] > 0, report  # the client on /stream was judged too
     assert all(summary["faults"][kind.value] > 0 for kind in FAILOVER_KINDS), report
     # It really failed over: leaders changed, and after each leader kill appends were acknowledged again.
     assert summary["elections"] >= 3 and summary["leader_changes"] >= 3, report

@@ -47,6 +47,7 @@ def test_a_60_second_chaos_run_on_hosts_keeps_every_promise(started_together: St
     for kind in ("partition", "one_way", "isolate_node", "isolate_leader", "kill_leader", "kill_node", "pause_node"):
         assert summary["faults"][kind] >= 1, kind
     assert summary["elections"] >= 1 and summary["acknowledged"] >= 100  # traffic flowed all along (a busy CI is slow)
+    assert summary["streamed_acknowledged"] > 0  # the client on /stream was judged too
 
     history = load_history(tmp_path / "history.jsonl")
     assert history.meta["addresses"]["master"] == "10.5.0.2"  # the compose file's hosts, not loopback

@@ -21,6 +21,7 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
     kinds = FAILOVER_KINDS if history.failover else CLASSIC_KINDS
     if history.meta.get("net") == "hosts":
         kinds = HOSTS_KINDS
+    streamed = [a for a in history.appends if a.client == history.meta.get("stream_client")]
     summary = {
         "seed": history.meta.get("seed"),
         "duration_s": history.meta.get("duration"),
@@ -33,6 +34,8 @@ def summarize(history: History, violations: list[Violation], *, elapsed_s: float
         "unknown": outcomes["unknown"],
         "retried": sum(1 for a in history.appends if sum(t.kind != "answer" for t in a.attempts) > 0),
         "duplicate_answers": sum(1 for a in history.appends for t in a.attempts if t.duplicate),
+        "streamed": len(streamed),  # of the appends, those of the client on /stream
+        "streamed_acknowledged": sum(a.outcome == "ok" for a in streamed),
         "reads": len(history.reads),
         "final_log_entries": final_lengths,
         "converged": all(f.converged for f in history.finals) and bool(history.finals),
@@ -116,7 +119,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"(ran {summary['elapsed_s']} s)",
         f"appends {summary['appends']}: acknowledged {summary['acknowledged']}, failed {summary['failed']}, "
         f"timed out {summary['timed_out']}, unknown {summary['unknown']} "
-        f"(retried {summary['retried']}, duplicate answers {summary['duplicate_answers']})",
+        f"(retried {summary['retried']}, duplicate answers {summary['duplicate_answers']}; "
+        f"on /stream {summary.get('streamed', 0)}, acknowledged {summary.get('streamed_acknowledged', 0)})",
         f"reads during the run {summary['reads']}; final logs {summary['final_log_entries']} "
         f"({'converged' if summary['converged'] else 'NOT converged'})",
         f"faults: {faults} (total {sum(summary['faults'].values())}, not applied {summary['faults_not_applied']})",

@@ -112,6 +112,7 @@ def _meta(timeline: Timeline, summary: dict[str, Any]) -> str:
         ("duration", f"{summary.get('duration_s')} s (ran {summary.get('elapsed_s')} s)"),
         ("mode", MODES.get(timeline.mode, timeline.mode)),
         ("clients", summary.get("clients")),
+        ("on /stream", f"{summary['streamed']} appends" if summary.get("streamed") else None),
         ("started", _utc(timeline.started)),
         ("history", summary.get("history")),
     ]

@@ -43,6 +43,7 @@ from replog.chaos.network_faults import HostFaults, ProxyFaults
 from replog.chaos.proxy import FaultProxy
 from replog.chaos.report import summarize
 from replog.chaos.schedule import link_name, make_failover_schedule, make_hosts_schedule, make_schedule
+from replog.chaos.stream_client import StreamClient
 from replog.hosts.cluster import COMPOSE_FILE, HostCluster
 from replog.hosts.network import unavailable_reason
 from replog.processes import NodeProcesses, replog_command
@@ -263,6 +264,7 @@ async def _workload(
         seed=options.seed,
         duration=options.duration,
         clients=options.clients,
+        stream_client=options.clients,  # the number of the client on /stream, beside the POST clients
         failover=failover,
         net="hosts" if layout.hosts is not None else "proxy",
         started=datetime.now(UTC).isoformat(),
@@ -280,9 +282,11 @@ async def _workload(
         for i in range(options.clients)
     ]
     reader = Reader(urls, random.Random(rng.random()), clock, writer.write, committed_ratio=0.5 if failover else 0.0)
+    # Beside the POST clients, one client on /stream: its appends carry no request_id, so they go in as runs.
+    streamer = StreamClient(options.clients, client_urls, random.Random(rng.random()), clock, writer.write)
     network = HostFaults(layout.hosts.network) if layout.hosts is not None else ProxyFaults(proxies, list(urls))
     injector = FaultInjector(processes, network, urls, clock, writer.write)
-    client_tasks = [asyncio.create_task(c.run(stop), name=f"client-{c.number}") for c in clients]
+    client_tasks = [asyncio.create_task(c.run(stop), name=f"client-{c.number}") for c in [*clients, streamer]]
     reader_task = asyncio.create_task(reader.run(stop), name="reader")
     injector_task = asyncio.create_task(injector.run(schedule), name="injector")
     workload = [*client_tasks, reader_task]
