@@ -234,8 +234,7 @@ class Leader:
             return self._wait(first, last, w, duplicate=True)
         if self._read_only:
             raise ReadOnly(self.alive(), self.quorum_needed(), self.w_max)
-        secondaries_alive = self.alive() - 1
-        if self._limits.suspend_on_slaves_dead and w - 1 > secondaries_alive:
+        if self._limits.suspend_on_slaves_dead and w - 1 > (secondaries_alive := self.alive() - 1):
             raise NotEnoughReplicas(
                 f"w={w} needs {w - 1} secondaries but only {secondaries_alive} are alive (suspend_on_slaves_dead is on)"
             )
