@@ -21,6 +21,7 @@ from replog.core.health import HealthThresholds
 from replog.core.leader import Leader, LeaderLimits, Proposal
 from replog.core.messages import Message
 from replog.core.outputs import CatchUp, Disconnect, HealthChanged, Persist, Reject, Release, Send
+from replog.core.progress import LinkMode
 from replog.errors import NotEnoughReplicas, Overloaded, ReadOnly, StorageError
 from replog.net.backoff import delay_ms
 from replog.storage.base import LogStore
@@ -190,7 +191,7 @@ class SimMaster:
             return
         link.conn = conn_id
         link.heard = False
-        link.heard_ms = None  # A link is heard from its secondary's first frame (its Hello) on.
+        link.heard_ms = None  # Heard once its Hello is accepted (on_message).
         self.leader_now_ms = world.now_ms
         self.leader.on_connected(peer, world.now_ms)
         self._drain()
@@ -202,9 +203,10 @@ class SimMaster:
         world = self._world
         world.record(f"master <- s{peer}", message)
         link.heard = True
-        link.heard_ms = world.now_ms
         self.leader_now_ms = world.now_ms
         self.leader.on_message(peer, message, world.now_ms)
+        if any(s.peer == peer and s.mode is LinkMode.STREAM for s in self.leader.peer_status()):  # its Hello accepted
+            link.heard_ms = world.now_ms
         self._drain()
 
     def on_closed(self, conn_id: int, peer: int) -> None:

@@ -113,6 +113,16 @@ def test_a_refused_peer_that_redials_stays_unhealthy_with_its_refusal_until_a_he
     assert ReadOnlyChanged(read_only=False, alive=2, needed=2) in outs
 
 
+def test_a_frame_before_any_accepted_hello_does_not_count_as_heard() -> None:
+    h = Harness()
+    h.leader.on_connected(0, 0)
+    h.take()
+    outs = h.message(0, Ack(0))  # not a Hello: a protocol error, and the link is dropped
+    assert any(isinstance(o, Disconnect) for o in outs)
+    assert [o for o in outs if isinstance(o, HealthChanged | ReadOnlyChanged)] == []
+    assert status(h, 0).health is HealthState.UNHEALTHY and h.leader.read_only
+
+
 def test_a_connected_peer_counts_as_heard_only_once_its_hello_arrives() -> None:
     h = Harness()
     h.leader.on_connected(0, 0)

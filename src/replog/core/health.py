@@ -26,7 +26,7 @@ class HealthThresholds:
 
 
 def classify(silence_ms: int | None, thresholds: HealthThresholds) -> HealthState:
-    """`silence_ms` is the time since the last frame heard; None means the link is down."""
+    """`silence_ms` is the time since the last frame heard; None: the link is down, or its Hello not yet accepted."""
     if silence_ms is None or silence_ms >= thresholds.unhealthy_after_ms:
         return HealthState.UNHEALTHY
     if silence_ms >= thresholds.suspect_after_ms:

@@ -301,8 +301,8 @@ class Leader:
         progress = self._progress[peer]
         progress.mode = LinkMode.AWAIT_HELLO
         progress.inflight.clear()
-        # Heard only once its Hello arrives, and a refusal stands until a Hello is accepted: a refused
-        # secondary that redials must not show Healthy (and count for quorum) between dial and refusal.
+        # Heard only once its Hello is accepted, and a refusal stands until then: a refused secondary
+        # that redials must not show Healthy (and count for quorum) between the dial and its refusal.
         progress.last_heard_ms = None
         progress.last_sent_ms = now_ms
         self._refresh_health(now_ms)
@@ -322,7 +322,6 @@ class Leader:
         progress = self._progress[peer]
         if not progress.connected:
             return  # A frame that raced the disconnect: the next Hello will say the truth.
-        progress.last_heard_ms = now_ms
         match message:
             case Hello():
                 self._on_hello(progress, message)
@@ -334,6 +333,8 @@ class Leader:
                 self._outputs.append(Disconnect(peer, f"secondary reported {code}: {detail}"))
             case _:
                 self._protocol_error(progress, f"unexpected {type(message).__name__} from a secondary")
+        if progress.mode is LinkMode.STREAM:  # Heard: its accepted Hello, and every frame after it.
+            progress.last_heard_ms = now_ms
         self._refresh_health(now_ms)
 
     def tick(self, now_ms: int) -> None:
