@@ -90,3 +90,4 @@ async def test_a_frame_goes_in_as_runs_of_one_w_each_answered_at_its_own_index(
         text = await response.text()
     assert 'replog_appends_total{outcome="ok",w="2"} 41.0' in text
     assert 'replog_appends_total{outcome="ok",w="3"} 20.0' in text
+    assert 'w="9"' not in text  # A refused w is no label of its own: bad input must not grow /metrics.

@@ -107,7 +107,9 @@ class _StreamSession:
                     message_bytes_max=config.message_bytes_max,
                 )
             except ReplogError as exc:
-                self._refuse(append.correlation_id, _w_label(append.w), exc)
+                # Counted under default_w, as a POST that fails its checks is: a metrics label per `w` a
+                # client may send would grow without bound.
+                self._refuse(append.correlation_id, config.default_w, exc)
                 continue
             if run and (w != run_w or request_id is not None or len(run) >= run_max):
                 self._propose(run, run_w, None)
@@ -158,7 +160,3 @@ class _StreamSession:
     def _answer(self, answer: list[Any]) -> None:
         self._answers.append(answer)
         self._have_answers.set()
-
-
-def _w_label(w: object) -> int:
-    return w if type(w) is int else 0
