@@ -87,6 +87,13 @@ class Cluster:
     def start_secondary(self, index: int, *extra: str, env: dict[str, str] | None = None) -> None:
         self._spawn(f"secondary-{index}", ["secondary", "--id", str(index), *extra], env)
 
+    async def start_all(self) -> None:
+        """The master and both secondaries, each answering /health."""
+        self.start_master()
+        self.start_secondary(0)
+        self.start_secondary(1)
+        await self.wait_up("master", "secondary-0", "secondary-1")
+
     def signal(self, name: str, sig: signal.Signals) -> None:
         process = self.processes[name]
         if process.poll() is None:

@@ -30,10 +30,7 @@ async def make_cluster(tmp_path: Path) -> AsyncIterator[Callable[..., Cluster]]:
 async def cluster(make_cluster: Callable[..., Cluster]) -> AsyncIterator[Cluster]:
     """Master + 2 secondaries, all up and healthy."""
     cluster = make_cluster()
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     await cluster.wait_status(0, "Healthy")
     await cluster.wait_status(1, "Healthy")
     yield cluster

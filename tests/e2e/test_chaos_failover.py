@@ -10,16 +10,14 @@ checker would have caught them.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
 from replog.chaos.checker import check
 from replog.chaos.history import FinalRecord, History, ReadRecord, load_history
 from replog.chaos.report import format_summary
-from replog.chaos.runner import ChaosOptions, ChaosResult, run_chaos
 from replog.chaos.schedule import FAILOVER_KINDS
-from tests.conftest import StartedTogether
+from tests.started_together import FinishedRun, StartedTogether
 
 pytestmark = pytest.mark.e2e
 
@@ -27,23 +25,21 @@ SEED = 2
 DURATION_S = 60.0
 
 
-def _failover_run(directory: Path) -> ChaosResult:
-    return run_chaos(ChaosOptions(duration=DURATION_S, seed=SEED, clients=4, data_dir=directory, failover=True))
-
-
-STARTED_TOGETHER = _failover_run  # beside the suite's other chaos runs: tests/conftest.py
+STARTED_TOGETHER = ["--duration", str(DURATION_S), "--seed", str(SEED), "--clients", "4"]  # failover: the default
 
 
 @pytest.fixture(scope="module")
-def failover_run(started_together: StartedTogether) -> ChaosResult:
-    return started_together.result(_failover_run)
+def failover_run(started_together: StartedTogether) -> FinishedRun:
+    return started_together.result(__name__)
 
 
-def test_a_60_second_failover_chaos_run_keeps_every_promise(failover_run: ChaosResult) -> None:
+def test_a_60_second_failover_chaos_run_keeps_every_promise(failover_run: FinishedRun) -> None:
     summary = failover_run.summary
     report = format_summary(summary)
     print(report)
-    assert failover_run.violations == [], report
+    assert failover_run.returncode == 0, failover_run.tail
+    assert summary["violations"] == 0 and check(load_history(failover_run.history_path)) == [], report
+    assert summary["failover"], report
     assert summary["converged"], report
     assert summary["acknowledged"] > 100, report
     assert summary["streamed_acknowledged"] > 0, report  # the client on /stream was judged too
@@ -58,7 +54,7 @@ def _finals(history: History, log: tuple[str, ...], indexes: tuple[int, ...]) ->
     return [dataclasses.replace(f, log=log, indexes=indexes) for f in history.finals]
 
 
-def test_the_failover_rules_flag_violations_planted_in_the_recorded_history(failover_run: ChaosResult) -> None:
+def test_the_failover_rules_flag_violations_planted_in_the_recorded_history(failover_run: FinishedRun) -> None:
     history = load_history(failover_run.history_path)
     assert history.failover and check(history) == []
     final = history.finals[0]

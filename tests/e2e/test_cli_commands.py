@@ -150,10 +150,7 @@ async def test_errors_and_exit_codes(cluster: Cluster) -> None:
 
 async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(client_token="append-secret")
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     await cluster.wait_status(0, "Healthy")
     url = cluster.url("master")
     refused = await replog("append", "x", "--url", url)

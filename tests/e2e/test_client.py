@@ -275,10 +275,7 @@ async def test_async_not_enough_replicas_is_unavailable(make_cluster: Callable[.
 
 async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(client_token="append-secret", read_token="read-secret", cluster_token="cluster-secret")
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     await cluster.wait_status(0, "Healthy")
     url = cluster.url("master")
     with pytest.raises(Unauthorized, match="needs the client_token as a Bearer token") as caught:

@@ -174,10 +174,7 @@ async def test_faults_proxy_names_an_unreachable_secondary(cluster: Cluster) -> 
 
 async def test_dashboard_with_tokens(page: Page, make_cluster: Callable[..., Cluster], shoot: Any) -> None:
     cluster = make_cluster(**TOKENS)
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     await cluster.wait_status(0, "Healthy")
     await cluster.wait_status(1, "Healthy")
     session = await cluster.http()
@@ -214,10 +211,7 @@ async def test_with_failover_any_node_shows_who_leads_and_each_term(
     page: Page, make_cluster: Callable[..., Cluster], shoot: Any
 ) -> None:
     cluster = make_cluster(failover=True, election_timeout_seconds=0.5)
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     response = await page.goto(cluster.url("secondary-0") + "/ui")  # A follower serves the page too.
     assert response is not None and response.status == 200
     rows = page.locator("#cluster-rows tr")

@@ -183,10 +183,7 @@ async def test_charts_follow_the_new_leader_after_the_leader_is_killed(
     page: Page, make_cluster: Callable[..., Cluster], shoot: Any
 ) -> None:
     cluster = make_cluster(failover=True, election_timeout_seconds=0.5)
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
 
     async with appending(cluster, "secondary-1"):  # a follower: it forwards to whoever leads
         await page.goto(cluster.url("secondary-0") + "/ui")  # a follower serves the page

@@ -92,10 +92,7 @@ async def test_a_secondary_behind_the_tail_cache_catches_up_from_the_masters_dis
 
 async def test_secondary_refuses_a_foreign_master_until_reset(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster()
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     for i in range(5):
         assert (await cluster.append(f"old{i}", w=3))[0] == 201
     cluster.kill("master")

@@ -22,10 +22,7 @@ def _auth(token: str) -> dict[str, str]:
 
 async def _started(make_cluster: Callable[..., Cluster], **settings: object) -> Cluster:
     cluster = make_cluster(**settings)
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     return cluster
 
 

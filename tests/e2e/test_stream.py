@@ -15,10 +15,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_stream_answers_each_append_and_applies_the_post_rules(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(message_bytes_max=100)
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
     await cluster.wait_status(0, "Healthy")
     await cluster.wait_status(1, "Healthy")
     async with PipelinedClient(cluster.url("master")) as client:
@@ -53,10 +50,7 @@ async def test_a_frame_goes_in_as_runs_of_one_w_each_answered_at_its_own_index(
     # As runs (w=2 x 20, the request_id'd one alone, w=3 x 20, w=2 x 20 with a refused item amid them) they
     # are 4 proposals.
     cluster = make_cluster(waiters_max=4, failover=failover, election_timeout_seconds=2.0)  # no election wanted
-    cluster.start_master()
-    cluster.start_secondary(0)
-    cluster.start_secondary(1)
-    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    await cluster.start_all()
 
     async def master_leads() -> bool:
         health = await cluster.health("master")
