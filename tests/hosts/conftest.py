@@ -11,15 +11,16 @@ import pytest
 from replog.hosts.cluster import HostCluster
 from replog.hosts.network import unavailable_reason
 from replog.net.certs import write_certs
-from tests.conftest import StartedTogether
 from tests.hosts.support import agreed_leader, logs_tail, until
+from tests.started_together import StartedTogether
 
 START_TIMEOUT_S = 30.0
 
 
 @pytest.fixture(autouse=True)
-def _no_chaos_run_in_the_background(started_together: StartedTogether) -> None:
-    """The chaos run on hosts may have started during the e2e tests: it uses the same addresses."""
+def _no_chaos_run_alongside(started_together: StartedTogether) -> None:
+    """Runs started together during the e2e tests (tests/started_together.py) end before any host test: their
+    timings (elections, cuts, convergence) are not to share two cores with a chaos run."""
     started_together.wait_all()
 
 

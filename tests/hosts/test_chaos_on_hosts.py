@@ -1,22 +1,18 @@
 """`replog chaos --net hosts`: the chaos run with each node on its own namespace host, partitions made by
 nftables (a node isolated, a pair cut, a one-way cut, the leader cut off) beside kill -9 and SIGSTOP,
 and the same checker. Run as a user would, through the CLI, for 60 seconds, side by side with the suite's
-other chaos runs (tests/conftest.py)."""
+other chaos runs (tests/started_together.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from replog.chaos.history import load_history
 from replog.chaos.schedule import HOSTS_KINDS
-from replog.hosts.network import unavailable_reason
 from replog.storage.lock import is_held
-from tests.conftest import StartedTogether
+from tests.started_together import StartedTogether
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("hosts_available")]
 
@@ -24,22 +20,13 @@ DURATION_S = 60
 SEED = 1
 
 
-def _hosts_run(directory: Path) -> tuple[Path, subprocess.CompletedProcess[str] | None]:
-    if unavailable_reason():
-        return directory, None  # The test skips, and says why.
-    argv = [sys.executable, "-m", "replog", "chaos", "--net", "hosts", "--duration", str(DURATION_S)]
-    argv += ["--seed", str(SEED), "--json", "--data-dir", str(directory)]
-    return directory, subprocess.run(argv, capture_output=True, text=True, timeout=DURATION_S + 120)
-
-
-STARTED_TOGETHER = _hosts_run  # beside the suite's other chaos runs: tests/conftest.py
+STARTED_TOGETHER = ["--net", "hosts", "--duration", str(DURATION_S), "--seed", str(SEED)]
 
 
 def test_a_60_second_chaos_run_on_hosts_keeps_every_promise(started_together: StartedTogether) -> None:
-    tmp_path, done = started_together.result(_hosts_run)
-    assert done is not None
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    summary = json.loads(done.stdout)
+    done = started_together.result(__name__)
+    assert done.returncode == 0, done.tail
+    summary = done.summary
     print(json.dumps(summary, indent=2))
     assert summary["net"] == "hosts"
     assert summary["violations"] == 0 and summary["converged"]
@@ -49,9 +36,9 @@ def test_a_60_second_chaos_run_on_hosts_keeps_every_promise(started_together: St
     assert summary["elections"] >= 1 and summary["acknowledged"] >= 100  # traffic flowed all along (a busy CI is slow)
     assert summary["streamed_acknowledged"] > 0  # the client on /stream was judged too
 
-    history = load_history(tmp_path / "history.jsonl")
+    history = load_history(done.history_path)
     assert history.meta["addresses"]["master"] == "10.5.0.2"  # the compose file's hosts, not loopback
     assert all(url.startswith("http://10.5.0.") for url in history.meta["urls"].values())
     assert history.meta["overrides"]["REPLOG_ELECTION_TIMEOUT_SECONDS"] == "0.5"
-    node_dirs = list(tmp_path.glob("volumes/*/*/LOCK"))
+    node_dirs = list(done.directory.glob("volumes/*/*/LOCK"))
     assert len(node_dirs) == 3 and not any(is_held(lock.parent) for lock in node_dirs)  # every node stopped
