@@ -142,20 +142,11 @@ class StreamClient:
         return self._answered(msg, w, invoke, "ok", attempt)
 
     def _unknown(self, msg: str, w: int, invoke: float, node: str, text: str) -> AppendRecord:
-        return AppendRecord(
-            client=self.number,
-            request_id=f"stream-{msg}",
-            msg=msg,
-            w=w,
-            timeout_ms=None,
-            invoke=invoke,
-            complete=None,
-            outcome="unknown",
-            text=text,
-            attempts=(Attempt("lost", self._clock(), text=text, node=node),),
-        )
+        return self._answered(msg, w, invoke, "unknown", Attempt("lost", self._clock(), text=text, node=node))
 
     def _answered(self, msg: str, w: int, invoke: float, outcome: Outcome, attempt: Attempt) -> AppendRecord:
+        """The record of an append's one try; an unknown outcome has no answer (no completion, no node)."""
+        answered = outcome != "unknown"
         return AppendRecord(
             client=self.number,
             request_id=f"stream-{msg}",
@@ -163,14 +154,14 @@ class StreamClient:
             w=w,
             timeout_ms=None,
             invoke=invoke,
-            complete=attempt.at,
+            complete=attempt.at if answered else None,
             outcome=outcome,
             index=attempt.index,
             duplicate=attempt.duplicate,
             status=attempt.status,
             text=attempt.text,
             attempts=(attempt,),
-            node=attempt.node,
+            node=attempt.node if answered else None,
         )
 
     async def _next_node(self) -> None:
