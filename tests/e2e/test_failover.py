@@ -232,6 +232,23 @@ async def test_any_node_takes_appends_and_committed_reads_never_go_back(
     await until(refused, 20, "the master alone to refuse appends with the no-quorum error")
     assert await committed("master") == ["via-follower"]
 
+    # A node that does not lead counts the appends it turns away, as a leader does.
+    async def stepped_down() -> bool:
+        return (await cluster.health("master"))["role"] != "leader"
+
+    await until(stepped_down, 20, "the master to step down")
+    before = await _refusals_counted(cluster, "master")
+    assert (await cluster.post_raw("master", json.dumps({"msg": "y", "w": 2}).encode()))[0] == 503
+    assert await _refusals_counted(cluster, "master") == before + 1  # under default_w: the body is not read
+
+
+async def _refusals_counted(cluster: Cluster, name: str) -> float:
+    """The appends a node has answered "no leader" or "read-only", under w=1 (the default w)."""
+    async with (await cluster.http()).get(cluster.url(name) + "/metrics") as response:
+        lines = (await response.text()).splitlines()
+    series = [f'replog_appends_total{{outcome="{outcome}",w="1"}} ' for outcome in ("no_leader", "read_only")]
+    return sum(float(line.split()[-1]) for line in lines if line.startswith(tuple(series)))
+
 
 async def _same(got: Any, expected: Any) -> bool:
     return bool(await got == expected)

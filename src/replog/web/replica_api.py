@@ -25,6 +25,7 @@ from replog.storage.base import read_synced
 from replog.types import Entry
 from replog.web.api import _app, _error, _metrics, _openapi, _serve_messages, append_handler, faults_handlers
 from replog.web.charts import add_chart_routes
+from replog.web.errors import outcome_of
 from replog.web.guards import guarded, read_body
 from replog.web.requests import parse_page
 from replog.web.stream import serve_stream
@@ -47,7 +48,11 @@ def replica_app(node: ReplicaNode) -> web.Application:
             leader = node.leader()
             if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
                 return await _forward(request, node, leader.address)
-            raise node.not_leading()
+            refusal = node.not_leading()
+            # Counted as the leader counts its refusals (under default_w: the body is not read), so that
+            # /metrics and the charts show a node turning clients away during an election or without quorum.
+            node.metrics.observe_append(config.default_w, outcome_of(refusal), 0.0)
+            raise refusal
         return await lead_append(request)
 
     async def messages(request: web.Request) -> web.StreamResponse:
