@@ -23,7 +23,12 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=_positive_float, default=60.0, help="seconds of faults and traffic")
     parser.add_argument("--seed", type=int, default=1, help="seeds the fault schedule and the clients")
-    parser.add_argument("--clients", type=_client_count, default=4, help="concurrent appending clients (1..64)")
+    parser.add_argument(
+        "--clients",
+        type=_client_count,
+        default=4,
+        help="concurrent POST clients (1..64); one client on /stream runs beside them",
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="work directory (default: a new temp dir)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     # Failover is the product's default, so it is the chaos run's too; the fixed master stays one flag away.
