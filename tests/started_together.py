@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RUN_TIMEOUT_S = 300.0  # a 60-second run, its healing, convergence and check, on a slow machine
+RUN_TIMEOUT_S = 300.0  # the three 60-second runs, their healing, convergence and checks, on a slow machine
 STOP_TIMEOUT_S = 60.0
 
 
@@ -61,6 +62,7 @@ class StartedTogether:
             with (directory / "stdout").open("wb") as out, (directory / "stderr").open("wb") as err:
                 self._runs[name] = (subprocess.Popen(argv, stdout=out, stderr=err), directory)
         self._finished: dict[str, FinishedRun] = {}
+        self._deadline = time.monotonic() + RUN_TIMEOUT_S  # one for all: they run side by side
 
     def result(self, module: str) -> FinishedRun:
         """The run of that module, once every run has finished."""
@@ -68,19 +70,30 @@ class StartedTogether:
         return self._finished[module]
 
     def wait_all(self) -> None:
+        """Until every run has ended; one that outlives the shared deadline is stopped and says so."""
         for name, (process, directory) in self._runs.items():
-            if name not in self._finished:
-                returncode = process.wait(RUN_TIMEOUT_S)
-                self._finished[name] = FinishedRun(
-                    directory, returncode, (directory / "stdout").read_text(), (directory / "stderr").read_text()
-                )
+            if name in self._finished:
+                continue
+            try:
+                returncode = process.wait(max(0.0, self._deadline - time.monotonic()))
+                late = ""
+            except subprocess.TimeoutExpired:
+                returncode = _stop(process)
+                late = f"\n[started_together: still running after {RUN_TIMEOUT_S:g} s; stopped]"
+            stdout, stderr = (directory / "stdout").read_text(), (directory / "stderr").read_text()
+            self._finished[name] = FinishedRun(directory, returncode, stdout, stderr + late)
 
     def close(self) -> None:
         for process, _ in self._runs.values():
             if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (on which `replog chaos` stops every node it started), then SIGKILL if it does not end."""
+    process.terminate()
+    try:
+        return process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

@@ -62,21 +62,21 @@ class StreamClient:
         self._record = record
         self._settings = settings or StreamSettings()
         self._seq = 0
+        self._answered_at: dict[asyncio.Future[PipelinedAppend], float] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             client = PipelinedClient(self._urls[self._node])
             try:
-                await asyncio.wait_for(client.connect(), self._settings.connect_timeout_s)
-            except (OSError, TimeoutError, aiohttp.ClientError):
-                await self._close(client)
-                await self._next_node()
-                continue
-            try:
+                try:
+                    await asyncio.wait_for(client.connect(), self._settings.connect_timeout_s)
+                except (OSError, TimeoutError, aiohttp.ClientError):
+                    await self._next_node()
+                    continue
                 while not stop.is_set() and await self._burst(client):
                     await asyncio.sleep(self._rng.uniform(*self._settings.pause_s))  # why: think time
             finally:
-                await self._close(client)
+                await self._close(client)  # also when cancelled while dialling: no session is left open
             if not stop.is_set():
                 await self._next_node()
 
@@ -89,6 +89,7 @@ class StreamClient:
                 future = client.append_nowait(msg, w)
             except ConnectionError:  # The stream closed: this append was not queued (nor sent).
                 break
+            future.add_done_callback(self._note_answer_time)  # when it came, not when the burst is recorded
             self._seq += 1
             sent.append((msg, w, self._clock(), future))
         if not sent:
@@ -128,18 +129,22 @@ class StreamClient:
         if not future.done():
             future.cancel()
             return self._unknown(msg, w, invoke, node, unanswered)
+        at = self._answered_at.pop(future, None)
+        at = self._clock() if at is None else at
         error = future.exception()
         if isinstance(error, PipelineError):
-            attempt = Attempt("answer", self._clock(), status=error.status, text=str(error)[:300], node=node)
+            attempt = Attempt("answer", at, status=error.status, text=str(error)[:300], node=node)
             return self._answered(msg, w, invoke, "error", attempt)
         if error is not None:  # The stream broke before the answer: it may have been stored.
             return self._unknown(msg, w, invoke, node, f"{type(error).__name__}: {error}"[:300])
         answer = future.result()
         status = 200 if answer.duplicate else 201
-        attempt = Attempt(
-            "answer", self._clock(), status=status, index=answer.index, duplicate=answer.duplicate, node=node
-        )
+        attempt = Attempt("answer", at, status=status, index=answer.index, duplicate=answer.duplicate, node=node)
         return self._answered(msg, w, invoke, "ok", attempt)
+
+    def _note_answer_time(self, future: asyncio.Future[PipelinedAppend]) -> None:
+        if not future.cancelled():  # A cancelled one is recorded as unknown, with no answer time.
+            self._answered_at[future] = self._clock()
 
     def _unknown(self, msg: str, w: int, invoke: float, node: str, text: str) -> AppendRecord:
         return self._answered(msg, w, invoke, "unknown", Attempt("lost", self._clock(), text=text, node=node))

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client.core import Metric
 
-from replog.errors import NoLeader
+from replog.errors import NoLeader, ReplogError
 from replog.metrics import CounterMetricFamily, gauge
 from replog.node.names import node_name
 from replog.node.replica import ReplicaNode
@@ -46,13 +46,16 @@ def replica_app(node: ReplicaNode) -> web.Application:
     async def append(request: web.Request) -> web.StreamResponse:
         if node.ready_leader is None:
             leader = node.leader()
-            if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
-                return await _forward(request, node, leader.address)
-            refusal = node.not_leading()
-            # Counted as the leader counts its refusals (under default_w: the body is not read), so that
-            # /metrics and the charts show a node turning clients away during an election or without quorum.
-            node.metrics.observe_append(config.default_w, outcome_of(refusal), 0.0)
-            raise refusal
+            try:
+                if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
+                    return await _forward(request, node, leader.address)
+                raise node.not_leading()
+            except ReplogError as refusal:
+                # Counted as the leader counts its refusals (under default_w: the body is not parsed), so that
+                # /metrics and the charts show a node turning clients away during an election, without quorum,
+                # or with its leader out of reach. An answer the leader gave is the leader's to count.
+                node.metrics.observe_append(config.default_w, outcome_of(refusal), 0.0)
+                raise
         return await lead_append(request)
 
     async def messages(request: web.Request) -> web.StreamResponse:
