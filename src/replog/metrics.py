@@ -9,7 +9,7 @@ one process (tests, the simulator) without sharing numbers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -109,10 +109,11 @@ def gauge(name: str, doc: str, value: float, labels: dict[str, str] | None = Non
     return family
 
 
-def per_secondary(kind: type[Any], name: str, doc: str, values: dict[int, float]) -> Metric:
+def per_secondary(kind: type[Any], name: str, doc: str, values: Mapping[str, float]) -> Metric:
+    """One sample per follower, labelled `secondary` (see node/leader_metrics.py for what the label holds)."""
     family = kind(name, doc, labels=["secondary"])
     for secondary, value in values.items():
-        family.add_metric([str(secondary)], value)
+        family.add_metric([secondary], value)
     return family
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import Cluster, until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +58,48 @@ async def test_metrics_follow_appends_health_and_lag(cluster: Cluster) -> None:
     master = await _samples(cluster, "master")
     assert master[("replog_catchup_entries_total", (("secondary", "1"),))] == 1  # Only what it missed.
     assert master[("replog_link_reconnects_total", (("secondary", "1"),))] == 2
+
+
+async def test_a_failover_leader_exports_its_followers_as_the_fixed_master_does(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(failover=True, election_timeout_seconds=2.0)  # the master keeps leading
+    await cluster.start_all()
+
+    async def followers_healthy() -> bool:
+        health = await cluster.health("master")
+        return health["role"] == "leader" and all(peer["status"] == "Healthy" for peer in health["peers"])
+
+    await until(followers_healthy, 20, "the master to lead two Healthy followers")
+    assert (await cluster.append("a", w=3))[0] == 201
+    leader = await _samples(cluster, "master")
+    assert leader[("replog_read_only", ())] == 0
+    assert leader[("replog_waiting_appends", ())] == 0
+    for follower in ("secondary-0", "secondary-1"):  # labelled by node name: with failover any node may follow
+        assert leader[("replog_secondary_health", (("secondary", follower), ("status", "Healthy")))] == 1
+        assert leader[("replog_link_reconnects_total", (("secondary", follower),))] >= 1
+    follower_view = await _samples(cluster, "secondary-0")
+    assert follower_view[("replog_read_only", ())] == 0
+    assert not any(name.startswith("replog_secondary_") for name, _ in follower_view)
+
+    cluster.kill("secondary-1")
+
+    async def unhealthy() -> bool:
+        peers = (await cluster.health("master"))["peers"]
+        return any(peer["name"] == "secondary-1" and peer["status"] == "Unhealthy" for peer in peers)
+
+    await until(unhealthy, 20, "secondary-1 to be Unhealthy")
+    assert (await cluster.append("b", w=2))[0] == 201
+    leader = await _samples(cluster, "master")
+    assert leader[("replog_secondary_lag", (("secondary", "secondary-1"),))] >= 1
+    assert leader[("replog_secondary_health", (("secondary", "secondary-1"), ("status", "Unhealthy")))] == 1
+    cluster.start_secondary(1)
+    await until(followers_healthy, 20, "secondary-1 to be Healthy again")
+    await cluster.wait_converged(["secondary-1"])
+
+    async def caught_up_counted() -> bool:
+        samples = await _samples(cluster, "master")
+        return samples.get(("replog_catchup_entries_total", (("secondary", "secondary-1"),)), 0) >= 1
+
+    await until(caught_up_counted, 10, "the leader to count secondary-1's catch-up")
+    assert (await _samples(cluster, "master"))[("replog_secondary_lag", (("secondary", "secondary-1"),))] == 0

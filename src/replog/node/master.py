@@ -33,17 +33,18 @@ from replog.core.outputs import (
     Send,
 )
 from replog.errors import StorageError
-from replog.metrics import CounterMetricFamily, GaugeMetricFamily, NodeMetrics, gauge, per_secondary
+from replog.metrics import NodeMetrics, gauge
 from replog.net.auth import bearer
 from replog.net.peer_link import MASTER_INSTANCE_HEADER, LinkCallbacks, PeerLink
 from replog.net.tls import node_session
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
+from replog.node.leader_metrics import CatchUpCounts, leader_families
 from replog.node.leader_reports import log_report, settle
 from replog.node.sampler import Sampler
 from replog.samples import NodeState
 from replog.storage.base import LogStore, read_synced
-from replog.types import Entry, HealthState
+from replog.types import Entry
 
 __all__ = ["AppendResult", "MasterNode", "WriteConcernTimeout"]
 
@@ -102,7 +103,7 @@ class MasterNode:
         self.metrics = NodeMetrics("master")
         self.metrics.watch(self._scrape)
         self.sampler = Sampler("master", self.metrics.per_second, self._chart_state)
-        self._catch_up_entries = [0] * len(config.secondaries)
+        self._catch_up_entries = CatchUpCounts()
         self._committer = GroupCommitter(
             store, self._on_synced, self._on_write_failed, self.metrics.fsync_seconds.observe
         )
@@ -244,8 +245,7 @@ class MasterNode:
                 case Reject(token, reason):
                     settle(self._futures, token, self._write_error or StorageError(reason))
                 case HealthChanged() | ReadOnlyChanged() | CatchUp():
-                    if isinstance(output, CatchUp) and output.done:
-                        self._catch_up_entries[output.peer] += output.to_index - output.from_index + 1
+                    self._catch_up_entries.count(output)
                     log_report(log, output, _secondary_label, self.core.w_max)
                     self.sampler.report(output, _secondary_name)
 
@@ -263,41 +263,8 @@ class MasterNode:
         )
 
     def _scrape(self) -> Iterator[Metric]:
-        core = self.core
-        statuses = core.peer_status()
-        yield gauge("replog_last_index", "Last index synced on the master", core.synced_index)
-        yield gauge("replog_read_only", "1 while the master has no quorum and refuses writes", int(core.read_only))
-        yield gauge("replog_waiting_appends", "Appends waiting for their write concern", core.waiting())
-        acked = {s.peer: s.acked_index for s in statuses}
-        yield per_secondary(GaugeMetricFamily, "replog_secondary_acked_index", "Highest index a secondary acked", acked)
-        lag = {s.peer: max(0, core.synced_index - s.acked_index) for s in statuses}
-        yield per_secondary(GaugeMetricFamily, "replog_secondary_lag", "Entries a secondary lacks", lag)
-        health = GaugeMetricFamily(
-            "replog_secondary_health", "1 for the secondary's state", labels=["secondary", "status"]
-        )
-        for status in statuses:
-            for state in HealthState:
-                health.add_metric([str(status.peer), state.value], int(status.health is state))
-        yield health
-        links = {link.peer: link for link in self._links}
-        yield per_secondary(
-            CounterMetricFamily,
-            "replog_link_reconnects",
-            "Replication connections made",
-            {peer: link.reconnects for peer, link in links.items()},
-        )
-        yield per_secondary(
-            CounterMetricFamily,
-            "replog_link_retries",
-            "Replication dial retries (backoff waits)",
-            {peer: link.retries for peer, link in links.items()},
-        )
-        yield per_secondary(
-            CounterMetricFamily,
-            "replog_catchup_entries",
-            "Entries streamed to catch secondaries up",
-            dict(enumerate(self._catch_up_entries)),
-        )
+        yield gauge("replog_last_index", "Last index synced on the master", self.core.synced_index)
+        yield from leader_families(self.core, dict(enumerate(self._links)), self._catch_up_entries, str)
 
 
 def _secondary_label(peer: int) -> str:

@@ -47,6 +47,8 @@ from replog.node.agreement import first_disagreement
 from replog.node.clock import Clock, RealClock
 from replog.node.committer import GroupCommitter
 from replog.node.following import Following
+from replog.node.leader_metrics import CatchUpCounts
+from replog.node.leader_reports import Report
 from replog.node.leading import Leading
 from replog.node.master import AppendResult, WriteConcernTimeout
 from replog.node.names import node_name
@@ -119,6 +121,7 @@ class ReplicaNode:
         self._peer_heard_ms: dict[int, int] = {}
         self.elections_started = 0
         self.leader_changes = 0
+        self.catch_up_entries = CatchUpCounts()  # by follower, over every term this node led
         self.fatal: asyncio.Future[str] | None = None  # set at start; resolved with why the node must stop
         self._master_level_since_ms: int | None = None
         self._hand_back: asyncio.Task[None] | None = None
@@ -459,13 +462,17 @@ class ReplicaNode:
                 now_ms=self.now_ms(),
                 on_higher_term=self._on_higher_term,
                 on_follower_contact=self._on_follower_contact,
-                on_report=lambda report: self.sampler.report(report, node_name),
+                on_report=self._on_leader_report,
             )
             self.leading.start()
             self._leading_since_ms = self.now_ms()
             self.leader_changes += 1
             log.warning("leading term %d from index %d", wanted_term, self.store.last_index)
             self.sampler.note("leader", f"leader {self.name} t{wanted_term}", self.name, wanted_term)
+
+    def _on_leader_report(self, report: Report) -> None:
+        self.catch_up_entries.count(report)
+        self.sampler.report(report, node_name)
 
     # -------------------------------------------------------------- plumbing
 

@@ -19,6 +19,7 @@ from prometheus_client.core import Metric
 
 from replog.errors import NoLeader, ReplogError
 from replog.metrics import CounterMetricFamily, gauge
+from replog.node.leader_metrics import leader_families
 from replog.node.names import node_name
 from replog.node.replica import ReplicaNode
 from replog.storage.base import read_synced
@@ -182,10 +183,14 @@ def _health(node: ReplicaNode) -> dict[str, object]:
             for status in core.peer_status()
         ]
     else:
-        error = node.not_leading()
-        answer["read_only"] = not isinstance(error, NoLeader) and node.leader() is None
+        answer["read_only"] = _read_only_without_leading(node)
         answer["quorum"] = {"alive": node.alive(), "needed": len(node.config.nodes) // 2 + 1}
     return answer
+
+
+def _read_only_without_leading(node: ReplicaNode) -> bool:
+    """A node that does not lead is read-only when it knows no leader and has no quorum to elect one."""
+    return not isinstance(node.not_leading(), NoLeader) and node.leader() is None
 
 
 def _scrape(node: ReplicaNode) -> Iterator[Metric]:
@@ -202,6 +207,16 @@ def _scrape(node: ReplicaNode) -> Iterator[Metric]:
     yield _counter(
         "replog_rolled_back_entries", "Entries this node dropped into rollback files", node.following.rolled_back
     )
+    leading = node.ready_leader
+    if leading is not None:  # The leader's view of its followers, as the fixed master exports it.
+        yield from leader_families(leading.core, leading.links, node.catch_up_entries, node_name)
+    else:
+        yield gauge(
+            "replog_read_only",
+            "1 while no leader is known and no quorum can elect one",
+            int(_read_only_without_leading(node)),
+        )
+        yield gauge("replog_waiting_appends", "Appends waiting for their write concern", 0)
 
 
 def _counter(name: str, doc: str, value: float) -> Metric:
