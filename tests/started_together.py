@@ -70,30 +70,32 @@ class StartedTogether:
         return self._finished[module]
 
     def wait_all(self) -> None:
-        """Until every run has ended; one that outlives the shared deadline is stopped and says so."""
-        for name, (process, directory) in self._runs.items():
-            if name in self._finished:
-                continue
+        """Until every run has ended; those that outlive the shared deadline are stopped and say so."""
+        late: list[str] = []
+        for name, (process, _) in self._runs.items():
             try:
-                returncode = process.wait(max(0.0, self._deadline - time.monotonic()))
-                late = ""
+                process.wait(max(0.0, self._deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                returncode = _stop(process)
-                late = f"\n[started_together: still running after {RUN_TIMEOUT_S:g} s; stopped]"
-            stdout, stderr = (directory / "stdout").read_text(), (directory / "stderr").read_text()
-            self._finished[name] = FinishedRun(directory, returncode, stdout, stderr + late)
+                late.append(name)
+        _stop([self._runs[name][0] for name in late])
+        for name, (process, directory) in self._runs.items():
+            if name not in self._finished:
+                note = f"\n[started_together: still running after {RUN_TIMEOUT_S:g} s; stopped]" if name in late else ""
+                stdout, stderr = (directory / "stdout").read_text(), (directory / "stderr").read_text()
+                self._finished[name] = FinishedRun(directory, process.wait(), stdout, stderr + note)
 
     def close(self) -> None:
-        for process, _ in self._runs.values():
-            if process.poll() is None:
-                _stop(process)
+        _stop([process for process, _ in self._runs.values() if process.poll() is None])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM (on which `replog chaos` stops every node it started), then SIGKILL if it does not end."""
-    process.terminate()
-    try:
-        return process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.wait()
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to all (on which `replog chaos` stops every node it started), then SIGKILL to any left."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -82,10 +82,12 @@ class PipelinedClient:
                 await asyncio.gather(self._reader, return_exceptions=True)
             if self._ws:
                 await self._ws.close()
-        finally:  # Whatever the WebSocket's close did, the session and the waiting appends are let go.
-            if self._session:
-                await self._session.close()
-            self._fail_all(ConnectionError("pipelined client closed"))
+        finally:  # Whatever the WebSocket's or the session's close did, the waiting appends are let go.
+            try:
+                if self._session:
+                    await self._session.close()
+            finally:
+                self._fail_all(ConnectionError("pipelined client closed"))
 
     def append_nowait(self, msg: str, w: int = 1, request_id: str | None = None) -> asyncio.Future[PipelinedAppend]:
         """Queue one append; the future gives its index once `w` copies exist."""

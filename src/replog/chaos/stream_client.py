@@ -62,7 +62,6 @@ class StreamClient:
         self._record = record
         self._settings = settings or StreamSettings()
         self._seq = 0
-        self._answered_at: dict[asyncio.Future[PipelinedAppend], float] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -83,13 +82,18 @@ class StreamClient:
     async def _burst(self, client: PipelinedClient) -> bool:
         """Send one burst of runs and record every append of it; False when this stream is done for."""
         sent: list[tuple[str, int, float, asyncio.Future[PipelinedAppend]]] = []
+        answered_at: dict[asyncio.Future[PipelinedAppend], float] = {}  # this burst's only: gone with it
+
+        def note_answer_time(future: asyncio.Future[PipelinedAppend]) -> None:
+            answered_at[future] = self._clock()
+
         for w in self._burst_ws():
             msg = f"s{self.number}-{self._seq}"
             try:
                 future = client.append_nowait(msg, w)
             except ConnectionError:  # The stream closed: this append was not queued (nor sent).
                 break
-            future.add_done_callback(self._note_answer_time)  # when it came, not when the burst is recorded
+            future.add_done_callback(note_answer_time)  # when it came, not when the burst is recorded
             self._seq += 1
             sent.append((msg, w, self._clock(), future))
         if not sent:
@@ -98,9 +102,9 @@ class StreamClient:
         try:
             await asyncio.wait([future for *_, future in sent], timeout=timeout_s)
         except asyncio.CancelledError:
-            self._record_all(sent, "cancelled at the end of the run")
+            self._record_all(sent, answered_at, "cancelled at the end of the run")
             raise
-        return self._record_all(sent, f"no answer within {timeout_s} s")
+        return self._record_all(sent, answered_at, f"no answer within {timeout_s} s")
 
     def _burst_ws(self) -> list[int]:
         """The `w` of each append of a burst: a few runs, each of one `w`."""
@@ -113,24 +117,34 @@ class StreamClient:
             ws += [self._rng.randint(1, settings.w_max)] * (end - start)
         return ws
 
-    def _record_all(self, sent: list[tuple[str, int, float, asyncio.Future[PipelinedAppend]]], unanswered: str) -> bool:
+    def _record_all(
+        self,
+        sent: list[tuple[str, int, float, asyncio.Future[PipelinedAppend]]],
+        answered_at: dict[asyncio.Future[PipelinedAppend], float],
+        unanswered: str,
+    ) -> bool:
         """Record each append once; True if every one was answered and none refused as not leading (503)."""
         go_on = True
         for msg, w, invoke, future in sent:
-            record = self._recorded(msg, w, invoke, future, unanswered)
+            record = self._recorded(msg, w, invoke, future, answered_at.get(future), unanswered)
             self._record(record)
             go_on = go_on and record.outcome != "unknown" and record.status != 503
         return go_on
 
     def _recorded(
-        self, msg: str, w: int, invoke: float, future: asyncio.Future[PipelinedAppend], unanswered: str
+        self,
+        msg: str,
+        w: int,
+        invoke: float,
+        future: asyncio.Future[PipelinedAppend],
+        at: float | None,
+        unanswered: str,
     ) -> AppendRecord:
         node = self._node
         if not future.done():
             future.cancel()
             return self._unknown(msg, w, invoke, node, unanswered)
-        at = self._answered_at.pop(future, None)
-        at = self._clock() if at is None else at
+        at = self._clock() if at is None else at  # None: answered in this very loop pass, its callback not run
         error = future.exception()
         if isinstance(error, PipelineError):
             attempt = Attempt("answer", at, status=error.status, text=str(error)[:300], node=node)
@@ -141,10 +155,6 @@ class StreamClient:
         status = 200 if answer.duplicate else 201
         attempt = Attempt("answer", at, status=status, index=answer.index, duplicate=answer.duplicate, node=node)
         return self._answered(msg, w, invoke, "ok", attempt)
-
-    def _note_answer_time(self, future: asyncio.Future[PipelinedAppend]) -> None:
-        if not future.cancelled():  # A cancelled one is recorded as unknown, with no answer time.
-            self._answered_at[future] = self._clock()
 
     def _unknown(self, msg: str, w: int, invoke: float, node: str, text: str) -> AppendRecord:
         return self._answered(msg, w, invoke, "unknown", Attempt("lost", self._clock(), text=text, node=node))

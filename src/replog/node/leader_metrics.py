@@ -54,9 +54,10 @@ def leader_families(
         for state in HealthState:
             health.add_metric([label(status.peer), state.value], int(status.health is state))
     yield health
-    reconnects = by_peer(lambda peer: links[peer].reconnects)
+    # A link not made yet (a scrape before the node's start) has made no connection and waited no retry.
+    reconnects = by_peer(lambda peer: links[peer].reconnects if peer in links else 0)
     yield per_secondary(CounterMetricFamily, "replog_link_reconnects", "Replication connections made", reconnects)
-    retries = by_peer(lambda peer: links[peer].retries)
+    retries = by_peer(lambda peer: links[peer].retries if peer in links else 0)
     yield per_secondary(CounterMetricFamily, "replog_link_retries", "Replication dial retries (backoff waits)", retries)
     streamed = by_peer(lambda peer: caught_up.get(peer, 0))
     yield per_secondary(

@@ -47,16 +47,9 @@ def replica_app(node: ReplicaNode) -> web.Application:
     async def append(request: web.Request) -> web.StreamResponse:
         if node.ready_leader is None:
             leader = node.leader()
-            try:
-                if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
-                    return await _forward(request, node, leader.address)
-                raise node.not_leading()
-            except ReplogError as refusal:
-                # Counted as the leader counts its refusals (under default_w: the body is not parsed), so that
-                # /metrics and the charts show a node turning clients away during an election, without quorum,
-                # or with its leader out of reach. An answer the leader gave is the leader's to count.
-                node.metrics.observe_append(config.default_w, outcome_of(refusal), 0.0)
-                raise
+            if leader is not None and leader.node_id != node.id and FORWARDED_HEADER not in request.headers:
+                return await _forward(request, node, leader.address)
+            raise _counted(node, node.not_leading())
         return await lead_append(request)
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -137,7 +130,7 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
                 passed["Retry-After"] = answer.headers["Retry-After"]
             return web.Response(status=answer.status, body=payload, headers=passed)
     except (aiohttp.ClientConnectorError, TimeoutError) as exc:
-        raise NoLeader(node.election.term, f"leader at {address} unreachable") from exc
+        raise _counted(node, NoLeader(node.election.term, f"leader at {address} unreachable")) from exc
     except (aiohttp.ClientError, OSError) as exc:
         # The request may have reached the leader: say so, since "no leader" alone reads as "not stored".
         why = (
@@ -145,6 +138,14 @@ async def _forward(request: web.Request, node: ReplicaNode, address: str) -> web
             "retry it with a request_id"
         )
         raise NoLeader(node.election.term, why) from exc
+
+
+def _counted(node: ReplicaNode, refusal: ReplogError) -> ReplogError:
+    """A 503 of a node that does not lead, for an append that surely never reached a leader: counted as the
+    leader counts its refusals (under default_w, as the body is not parsed), so that /metrics and the charts
+    show a node turning clients away. An append that may have reached the leader is the leader's to count."""
+    node.metrics.observe_append(node.config.default_w, outcome_of(refusal), 0.0)
+    return refusal
 
 
 def _health(node: ReplicaNode) -> dict[str, object]:
