@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
-from prometheus_client.metrics_core import Metric
+from prometheus_client.core import Metric
 
 from replog.core.leader import Leader
 from replog.core.outputs import CatchUp
