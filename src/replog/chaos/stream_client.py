@@ -23,12 +23,11 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from replog.chaos.clients import Clock
 from replog.chaos.history import AppendRecord, Attempt, Outcome
 from replog.pipeline import PipelinedAppend, PipelinedClient, PipelineError
 
 __all__ = ["StreamClient", "StreamSettings"]
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)

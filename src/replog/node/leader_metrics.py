@@ -39,15 +39,9 @@ def leader_families(
     yield gauge("replog_read_only", "1 while the leader has no quorum and refuses writes", int(core.read_only))
     yield gauge("replog_waiting_appends", "Appends waiting for their write concern", core.waiting())
     statuses = core.peer_status()
-
-    def by_peer(value: Callable[[int], float]) -> dict[str, float]:
-        return {label(status.peer): value(status.peer) for status in statuses}
-
-    acked = {status.peer: status.acked_index for status in statuses}
-    yield per_secondary(
-        GaugeMetricFamily, "replog_secondary_acked_index", "Highest index a follower acked", by_peer(acked.__getitem__)
-    )
-    lag = by_peer(lambda peer: max(0, core.synced_index - acked[peer]))
+    acked = {label(s.peer): s.acked_index for s in statuses}
+    yield per_secondary(GaugeMetricFamily, "replog_secondary_acked_index", "Highest index a follower acked", acked)
+    lag = {label(s.peer): max(0, core.synced_index - s.acked_index) for s in statuses}
     yield per_secondary(GaugeMetricFamily, "replog_secondary_lag", "Entries a follower lacks", lag)
     health = GaugeMetricFamily("replog_secondary_health", "1 for the follower's state", labels=["secondary", "status"])
     for status in statuses:
@@ -55,11 +49,11 @@ def leader_families(
             health.add_metric([label(status.peer), state.value], int(status.health is state))
     yield health
     # A link not made yet (a scrape before the node's start) has made no connection and waited no retry.
-    reconnects = by_peer(lambda peer: links[peer].reconnects if peer in links else 0)
+    reconnects = {label(s.peer): links[s.peer].reconnects if s.peer in links else 0 for s in statuses}
     yield per_secondary(CounterMetricFamily, "replog_link_reconnects", "Replication connections made", reconnects)
-    retries = by_peer(lambda peer: links[peer].retries if peer in links else 0)
+    retries = {label(s.peer): links[s.peer].retries if s.peer in links else 0 for s in statuses}
     yield per_secondary(CounterMetricFamily, "replog_link_retries", "Replication dial retries (backoff waits)", retries)
-    streamed = by_peer(lambda peer: caught_up.get(peer, 0))
+    streamed = {label(s.peer): caught_up.get(s.peer, 0) for s in statuses}
     yield per_secondary(
         CounterMetricFamily, "replog_catchup_entries", "Entries streamed to catch followers up", streamed
     )

@@ -264,7 +264,8 @@ class MasterNode:
 
     def _scrape(self) -> Iterator[Metric]:
         yield gauge("replog_last_index", "Last index synced on the master", self.core.synced_index)
-        yield from leader_families(self.core, dict(enumerate(self._links)), self._catch_up_entries, str)
+        links = {link.peer: link for link in self._links}
+        yield from leader_families(self.core, links, self._catch_up_entries, str)
 
 
 def _secondary_label(peer: int) -> str:
