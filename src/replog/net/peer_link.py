@@ -172,24 +172,26 @@ class PeerLink:
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
         heard = False
         self.last_error = ""
+        silence = _Silence(self._silence_s)
         try:
-            while True:
-                try:
-                    frame = await ws.receive(timeout=self._silence_s)
-                except TimeoutError:
-                    self.last_error = f"nothing heard for {self._silence_s:g} s: dropping the connection"
-                    break
-                if frame.type in _CLOSED:
-                    break
-                if frame.type is not aiohttp.WSMsgType.BINARY:
-                    self.last_error = f"unexpected {frame.type.name} frame"
-                    break
-                heard = True
-                self._callbacks.message(self.peer, codec.decode(frame.data))
+            async with silence:
+                while True:
+                    frame = await ws.receive()
+                    silence.heard()
+                    if frame.type in _CLOSED:
+                        break
+                    if frame.type is not aiohttp.WSMsgType.BINARY:
+                        self.last_error = f"unexpected {frame.type.name} frame"
+                        break
+                    heard = True
+                    self._callbacks.message(self.peer, codec.decode(frame.data))
         except ProtocolError as exc:
             self.last_error = f"protocol error: {exc}"
-        except (aiohttp.ClientError, OSError) as exc:
-            self.last_error = _describe(exc)
+        except (aiohttp.ClientError, OSError) as exc:  # OSError includes the silence's TimeoutError
+            if silence.expired():
+                self.last_error = f"nothing heard for {self._silence_s:g} s: dropping the connection"
+            else:
+                self.last_error = _describe(exc)
         return heard
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -228,6 +230,49 @@ class PeerLink:
         if error != self.last_error:
             log.warning("link %d: cannot reach %s at %s: %s", self.peer, self.name, self.url, error)
         self.last_error = error
+
+
+class _Silence:
+    """Raises TimeoutError in the block once nothing has been heard for `silence_s` (None: never).
+
+    A frame costs a clock read. `ws.receive(timeout=...)` armed and cancelled a timer per frame instead
+    (8-10 us each here, a frame per acknowledgement). One check is pending at a time: due `silence_s`
+    after the newest frame it knows of, it moves itself to `silence_s` after the newest frame heard, and
+    only when none came cancels the block. The bound stays exact: TCP_USER_TIMEOUT (net/sockets.py) is
+    the same length, and the silence must be what ends a link to a cut host, so that it is named."""
+
+    def __init__(self, silence_s: float | None) -> None:
+        self._silence_s = silence_s
+        self._timeout = asyncio.timeout(None)
+        self._loop = asyncio.get_running_loop()
+        self._heard_at = self._loop.time()
+        self._check: asyncio.TimerHandle | None = None
+
+    def expired(self) -> bool:
+        return self._timeout.expired()
+
+    async def __aenter__(self) -> _Silence:
+        await self._timeout.__aenter__()
+        if self._silence_s is not None:
+            self._heard_at = self._loop.time()
+            self._check = self._loop.call_at(self._heard_at + self._silence_s, self._check_silence)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> bool | None:
+        if self._check is not None:
+            self._check.cancel()
+        return await self._timeout.__aexit__(*exc_info)  # type: ignore[arg-type]
+
+    def heard(self) -> None:
+        self._heard_at = self._loop.time()
+
+    def _check_silence(self) -> None:
+        assert self._silence_s is not None
+        due = self._heard_at + self._silence_s
+        if due > self._loop.time():
+            self._check = self._loop.call_at(due, self._check_silence)
+        else:
+            self._timeout.reschedule(due)  # due already: the block is cancelled at once, as a TimeoutError
 
 
 def _describe(exc: BaseException) -> str:
