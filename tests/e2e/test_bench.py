@@ -62,3 +62,18 @@ def test_bench_tls_rows_carry_figures_and_their_ratio_to_the_plain_rows() -> Non
         assert "TLS on every link" in row["mode"]
         plain = rows[key.removesuffix("-tls")]
         assert row["vs_reference"].endswith(f"msgs/s of replog {plain['mode']}")
+
+
+def test_bench_rounds_run_each_row_again_and_keep_every_round() -> None:
+    only = "bare,http"
+    command = [sys.executable, "-m", "replog", "bench", "--only", only, "--count", "200", "--rounds", "2", "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {row["key"]: row for row in json.loads(run.stdout)}
+    assert list(rows) == ["bare", "http"]
+    assert all(len(row["rounds"]) == 2 for row in rows.values())
+    assert all(r["msgs_per_s"] > 0 and r["cpu_ms_per_1000"] > 0 for row in rows.values() for r in row["rounds"])
+    assert "(paired rounds " in rows["http"]["vs_reference"]
+    assert "[4/4] http" in run.stderr  # the second round's rows are counted on from the first's
+    refused = subprocess.run([*command[:-2], "0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--rounds: must be at least 1, not 0" in refused.stderr

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from replog.bench.report import as_json, table
+from replog.bench.report import as_json, rounds_json, rounds_table, table
 from replog.bench.scenarios import Budget, Plan, Row, plans
 
 __all__ = ["add_arguments", "run"]
@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated row keys (bare,http,http-tls,http-interval,http-never,http-memory,"
         "nats-seq,nats-seq-sync,seq,nats-async,pipelined,pipelined-tls,pipelined-1k,redis,"
         "http-failover,http-forwarded,seq-failover,pipelined-failover)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        help="run the selected rows N times, a round after another; print medians and each ratio paired "
+        "within its round (default 1)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
@@ -68,10 +75,24 @@ def run(args: argparse.Namespace) -> int:
     budget = Budget(3_000, 3.0) if args.quick else Budget(args.count, args.seconds)
     chosen = set(args.only.split(",")) if args.only else None
     selected = [p for p in plans() if (p.key in chosen if chosen else args.compare or not p.comparison)]
-    rows = [_run_one(plan, budget, position, len(selected)) for position, plan in enumerate(selected, 1)]
+    total = len(selected) * args.rounds
+    rounds = [
+        [_run_one(plan, budget, number * len(selected) + position, total) for position, plan in enumerate(selected, 1)]
+        for number in range(args.rounds)
+    ]
     sys.stderr.write("\n")
-    print(json.dumps(as_json(rows), indent=2) if args.json else table(rows))
+    if args.rounds == 1:
+        print(json.dumps(as_json(rounds[0]), indent=2) if args.json else table(rounds[0]))
+    else:
+        print(json.dumps(rounds_json(rounds), indent=2) if args.json else rounds_table(rounds))
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _run_failover(args: argparse.Namespace) -> int:
