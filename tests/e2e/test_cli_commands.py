@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -180,3 +181,54 @@ async def test_tail_follow(cluster: Cluster) -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_health_asked_of_a_follower_shows_the_cluster_as_its_leader_sees_it(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """After a handover the default URL (the master) is a follower: its one line would hide the cluster.
+    With the leader gone, the follower's own view is shown with the reason. The election timeout is long
+    (10 s) so that the follower still names the killed leader when the command asks."""
+    cluster = make_cluster(failover=True, election_timeout_seconds=10.0)
+    await cluster.start_all()
+    await until_leader(cluster, "master")
+    master = cluster.url("master")
+    handed = await replog("step-down", "--url", master)
+    assert handed.code == 0, handed.err
+    new_leader = handed.out.split(" handed leadership to ")[1].split()[0]
+    follower = "secondary-1" if new_leader == "secondary-0" else "secondary-0"
+    await until_leader(cluster, new_leader, seen_by="master")
+
+    table = await replog("health", "--url", master)
+    lines = table.out.splitlines()
+    assert table.code == 0 and lines[0].startswith("master is a follower in term "), table.out
+    assert lines[0].endswith(f"the cluster as its leader {new_leader} sees it:")
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {new_leader, "master", follower}  # every node, from the leader's /health
+    assert rows[new_leader][2] == "read-write" and rows["master"][2] in ("Healthy", "Suspected")
+    own = await replog("health", "--url", master, "--json")  # scripts still get the asked node's own view
+    assert own.json()["role"] == "follower" and own.json()["peers"] == []
+
+    cluster.signal(new_leader, signal.SIGSTOP)  # frozen: its followers still name it for 10 s
+    try:
+        orphan = await replog("health", "--url", master)
+    finally:
+        cluster.signal(new_leader, signal.SIGCONT)
+    first, *rest = orphan.out.splitlines()
+    assert orphan.code == 0 and first.startswith("master is a follower in term "), orphan.out
+    assert f"its leader {new_leader} at {cluster.url(new_leader)}: " in first
+    assert rest[1].split()[0] == "master" and len(rest) == 2  # the node's own row only
+
+
+async def until_leader(cluster: Cluster, name: str, seen_by: str | None = None) -> None:
+    """Until `name` leads, as it says itself or, with `seen_by`, as that node says."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+
+    async def leads() -> bool:
+        view = await cluster.health(seen_by or name)
+        return (view.get("leader") or {}).get("name") == name if seen_by else view.get("role") == "leader"
+
+    while not await leads():
+        assert loop.time() < deadline, f"{name} did not lead within 30 s"
+        await asyncio.sleep(0.1)  # why: poll, bounded, for an election or a handover to be known

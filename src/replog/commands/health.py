@@ -1,4 +1,8 @@
-"""`replog health`: the master's view of the cluster as a table (or the node's own, for a secondary's URL).
+"""`replog health`: the leader's view of the cluster as a table (or the node's own, for a secondary's URL).
+
+With failover any node may be asked: a follower that names its leader is asked for no more than that,
+and the table is then the leader's, which lists every node (a user who ran `replog step-down` against the
+default URL would otherwise see one line). `--json` stays the asked node's own /health, for scripts.
 
 Status colours (green Healthy, yellow Suspected, red Unhealthy; red read-only) are used only when stdout is a
 terminal, so piped output stays plain text.
@@ -12,6 +16,7 @@ import sys
 from dataclasses import asdict
 
 from replog.client import Client, MasterHealth, PeerStatus, ReplicaHealth, ReplogClientError, SecondaryHealth
+from replog.client.retry import RetryPolicy
 from replog.commands._common import client_for, emit_json, guarded, output_options, target_options, use_colour
 from replog.node.names import node_name
 
@@ -21,11 +26,14 @@ GREEN, YELLOW, RED, RESET = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[0m"
 COLOURS = {"Healthy": GREEN, "Suspected": YELLOW, "Unhealthy": RED, "read-write": GREEN, "read-only": RED}
 COLUMNS = ("NODE", "URL", "STATUS", "INDEX", "LAG", "LAST HEARD", "NOTE")
 STATUS_COLUMN = COLUMNS.index("STATUS")
+# The leader's view is a second opinion: asked once, briefly, so a frozen leader delays the answer by no more.
+LEADER_TIMEOUT_S = 2.0
+ONCE = RetryPolicy(attempts=1)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
-        "health", parents=[target_options(), output_options()], help="show the master and each secondary's health"
+        "health", parents=[target_options(), output_options()], help="show the leader's view of every node's health"
     )
     parser.set_defaults(handler=run)
 
@@ -37,11 +45,32 @@ def run(args: argparse.Namespace) -> int:
             return _run_each(client.urls, args, client.ssl_context)
         health = client.node_health()
         url = client.url
+        ssl_context = client.ssl_context
     if args.as_json:
         emit_json(asdict(health))
+    elif isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
+        print(_via_the_leader(health, url, args.token, ssl_context))
     else:
         print(render(health, url, colour=use_colour(sys.stdout)))
     return 0
+
+
+def _via_the_leader(follower: ReplicaHealth, url: str, token: str | None, ssl_context: ssl.SSLContext | None) -> str:
+    """The leader's table under a line naming the node asked; the node's own table if its leader is no help."""
+    leader_url = follower.leader_url or ""
+    said = f"{follower.name} is a {follower.role} in term {follower.term}"
+    try:
+        with Client(leader_url, token=token, ssl_context=ssl_context, timeout=LEADER_TIMEOUT_S, retry=ONCE) as leader:
+            view = leader.node_health()
+    except ReplogClientError as exc:
+        problem = str(exc)
+    else:
+        if isinstance(view, ReplicaHealth) and view.role == "leader":
+            table = render(view, leader_url, colour=use_colour(sys.stdout))
+            return f"{said}; the cluster as its leader {view.name} sees it:\n{table}"
+        problem = "it does not lead any more"
+    own = render(follower, url, colour=use_colour(sys.stdout))
+    return f"{said}; its leader {follower.leader_name} at {leader_url}: {problem}\n{own}"
 
 
 def _run_each(urls: tuple[str, ...], args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> int:
