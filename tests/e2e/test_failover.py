@@ -183,6 +183,39 @@ async def test_step_down_hands_over_with_a_short_pause_and_loses_nothing(
     assert status == 409 and "is not the leader" in answer["error"]
 
 
+async def test_a_page_counts_messages_not_the_indexes_of_no_ops(make_cluster: Callable[..., Cluster]) -> None:
+    """Each new term's leader writes a no-op, which takes an index and is no message. A page of `limit`
+    indexes used to come back short wherever one lay, and the clients, which stop at a short page, ended
+    `replog list` there: 999 of 2,002 messages on a fresh cluster."""
+    cluster = await _start(make_cluster)
+    async with AsyncClient(_urls(cluster)) as client:
+        for i in range(3):
+            await client.append(f"a{i}", w=3)  # 2..4, after the first term's no-op at 1
+        status, answer = await cluster.post_raw("master", b"", path="/admin/step-down")
+        assert status == 200, answer
+        await _leader(cluster, expected=answer["new_leader"])
+        for i in range(3):
+            await client.append(f"b{i}", w=3)  # after the new term's no-op
+        everything = [m.msg for m in [message async for message in client.iter_messages(page_size=2)]]
+    assert everything == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    log = await _converged(cluster)
+    no_op = next(i for i in range(2, log[-1]["index"]) if i not in {item["index"] for item in log})
+    session = await cluster.http()
+    for name in NAMES:
+        async with session.get(cluster.url(name) + "/?from=1&limit=2") as response:
+            assert await response.json() == ["a0", "a1"]  # index 1 is the no-op
+        async with session.get(cluster.url(name) + f"/?detail=1&from={no_op - 1}&limit=2") as response:
+            assert [item["msg"] for item in await response.json()] == ["a2", "b0"]
+    # What the leader has committed (a follower learns the commit index with the leader's next frame).
+    async with session.get(cluster.url(answer["new_leader"]) + "/?committed=1&from=1&limit=6") as response:
+        assert await response.json() == everything
+    listed = subprocess.run(
+        [sys.executable, "-m", "replog", "list", "--url", cluster.url("master")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert [line.split("\t")[1] for line in listed.stdout.splitlines()] == everything
+
+
 async def test_writes_a_failover_undoes_are_in_a_rollback_file(make_cluster: Callable[..., Cluster]) -> None:
     """The leader takes w=1 appends that never leave it (its followers are frozen, then killed with
     the frames still unread in their sockets); the others elect a leader without them; the old leader

@@ -280,7 +280,7 @@ async def _serve_messages(
     """A page as one JSON body; the whole log streamed in chunks so memory stays bounded."""
     page = parse_page(request.query)
     if page.limit is not None:
-        return web.json_response(_render(read(page.start, page.limit), page))
+        return web.json_response(_render(_messages(read, page.start, page.limit, synced_index), page))
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     await response.write(b"[")
@@ -296,6 +296,19 @@ async def _serve_messages(
     await response.write(b"]")
     await response.write_eof()
     return response
+
+
+def _messages(read: Callable[[int, int], Sequence[Entry]], start: int, limit: int, end: int) -> list[Entry]:
+    """Up to `limit` messages from index `start` to `end`. A leader's no-op takes an index but is no message,
+    so `limit` indexes can hold fewer: the page reads on past them, since a client stops at a short page."""
+    messages: list[Entry] = []
+    while len(messages) < limit and start <= end:
+        entries = read(start, limit - len(messages))
+        if not entries:
+            break
+        messages += [entry for entry in entries if not is_internal(entry)]
+        start = entries[-1].index + 1
+    return messages
 
 
 def _render(entries: Sequence[Entry], page: PageRequest) -> list[object]:
