@@ -59,4 +59,13 @@ def test_the_json_keeps_every_round() -> None:
     assert [r["msgs_per_s"] for r in http["rounds"]] == [700, 1000, 1800]
     assert [r["vs_reference"] for r in http["rounds"]] == [0.7, 0.5, 0.6]
     assert http["median_msgs_per_s"] == 1000 and http["median_vs_reference"] == 0.6
+    assert [r["messages"] for r in http["rounds"]] == [700, 1000, 1800] and http["rounds"][0]["errors"] == 0
     assert rows["redis"]["skipped"] == "redis-server not found" and "rounds" not in rows["redis"]
+
+
+def test_a_row_measured_in_fewer_rounds_says_so() -> None:
+    """A reference skipped in one round leaves that round without a pair: the ratio covers the other two."""
+    rounds = [_round(1000, 700, 2.0, 2.0), _round(2000, 1000, 1.0, 1.6), _round(3000, 1800, 4.0, 4.8)]
+    rounds[1][0] = Row("bare", "bare", "mode", "3", 64, None, skipped="crashed")
+    http = next(line for line in rounds_table(rounds).splitlines() if line.startswith("http "))
+    assert "0.65x (paired rounds 0.60-0.70) msgs/s of bare mode; in 2 of 3 rounds" in http

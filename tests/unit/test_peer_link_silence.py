@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -45,7 +45,7 @@ class Peer:
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Peer], asyncio.Future[int]]]:
+async def serve() -> AsyncIterator[Callable[[Peer], Awaitable[int]]]:
     runners: list[web.AppRunner] = []
 
     async def start(peer: Peer) -> int:
@@ -58,17 +58,17 @@ async def serve() -> AsyncIterator[Callable[[Peer], asyncio.Future[int]]]:
         runners.append(runner)
         return runner.addresses[0][1]
 
-    yield start  # type: ignore[misc]
+    yield start
     for runner in runners:
         await runner.cleanup()
 
 
-async def _watch(peer: Peer, port: int, until_s: float) -> tuple[list[float], list[str], int]:
-    """Run a link to the peer for `until_s`; the times its connection went down, why, and the frames heard."""
+async def _watch(peer: Peer, port: int, until_s: float) -> tuple[list[float], list[str], list[float]]:
+    """Run a link to the peer for `until_s`: when its connection went down, why, and when each frame came."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     downs: list[float] = []
-    heard: list[object] = []
+    heard: list[float] = []
     async with aiohttp.ClientSession() as session:
         link = PeerLink(
             1,
@@ -77,7 +77,7 @@ async def _watch(peer: Peer, port: int, until_s: float) -> tuple[list[float], li
             callbacks=LinkCallbacks(
                 lambda _peer: None,
                 lambda _peer: downs.append(loop.time() - started),
-                lambda _peer, message: heard.append(message),
+                lambda _peer, _message: heard.append(loop.time() - started),
             ),
             connection_timeout_s=1.0,
             backoff_base_ms=5_000,  # one connection per test: no redial inside the watch
@@ -93,27 +93,29 @@ async def _watch(peer: Peer, port: int, until_s: float) -> tuple[list[float], li
             await asyncio.sleep(0.01)  # why: poll, bounded, for the link's verdict
         reasons = [link.last_error] if downs else []
         await link.stop()
-    return downs, reasons, len(heard)
+    return downs, reasons, heard
 
 
-async def test_a_silent_peer_is_dropped_within_the_window(serve: Callable[[Peer], asyncio.Future[int]]) -> None:
+async def test_a_silent_peer_is_dropped_within_the_window(serve: Callable[[Peer], Awaitable[int]]) -> None:
     peer = Peer(frames=0, gap_s=0)
-    downs, reasons, _ = await _watch(peer, await serve(peer), until_s=3.0)
+    downs, reasons, heard = await _watch(peer, await serve(peer), until_s=3.0)
+    assert heard == []
     assert len(downs) == 1, "the silent connection was never dropped"
     assert SILENCE_S <= downs[0] <= SILENCE_S + 0.5
     assert reasons == [f"nothing heard for {SILENCE_S:g} s: dropping the connection"]
 
 
-async def test_frames_inside_the_window_keep_the_connection_for_several_windows(
-    serve: Callable[[Peer], asyncio.Future[int]],
+async def test_frames_inside_the_window_keep_the_connection_and_the_drop_comes_a_window_after_the_last(
+    serve: Callable[[Peer], Awaitable[int]],
 ) -> None:
-    """Eight frames a third of a window apart: 2.7 windows in all. A timer set once and never moved
-    would drop the connection after the first window, with frames still flowing."""
-    peer = Peer(frames=8, gap_s=SILENCE_S / 3)
-    downs, reasons, frames = await _watch(peer, await serve(peer), until_s=5.0)
-    assert frames == 8
+    """Thirteen frames a quarter of a window apart: 3.25 windows in all. A timer set once and never moved
+    would drop the connection after the first window, with frames still flowing; a check that looked only
+    once a window would drop it up to a window late (the last frame lands mid-window, so about 0.75 late)."""
+    peer = Peer(frames=13, gap_s=SILENCE_S / 4)
+    downs, reasons, heard = await _watch(peer, await serve(peer), until_s=5.0)
+    assert len(heard) == 13
     assert len(downs) == 1
-    last_frame_at = 8 * SILENCE_S / 3
-    assert downs[0] >= last_frame_at + SILENCE_S, f"dropped at {downs[0]:.2f}s, under a window after the last frame"
+    quiet_for = downs[0] - heard[-1]
+    assert SILENCE_S <= quiet_for <= SILENCE_S + 0.2, f"dropped {quiet_for:.2f}s after the last frame"
     assert reasons == [f"nothing heard for {SILENCE_S:g} s: dropping the connection"]
     assert peer.connections == 1

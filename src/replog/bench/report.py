@@ -92,12 +92,13 @@ class RowOverRounds:
         values = [r[figure] for r in self.rounds if r[figure] is not None]
         return statistics.median(values) if values else None
 
-    def versus(self, rows: dict[str, Row]) -> str:
+    def versus(self, rows: dict[str, Row], rounds: int) -> str:
         if not self.ratios:
             return ""
         low, high = min(self.ratios), max(self.ratios)
         paired = f"{statistics.median(self.ratios):.2f}x (paired rounds {low:.2f}-{high:.2f})"
-        return _ratio_words(self.row, rows, paired)
+        fewer = f"; in {len(self.ratios)} of {rounds} rounds" if len(self.ratios) < rounds else ""
+        return _ratio_words(self.row, rows, paired) + fewer
 
 
 def over_rounds(rounds: list[list[Row]]) -> list[RowOverRounds]:
@@ -118,9 +119,14 @@ def over_rounds(rounds: list[list[Row]]) -> list[RowOverRounds]:
                     "p99_ms": _rounded(row.result.percentile_ms(0.99), 3),
                     "cpu_ms_per_1000": _rounded(cpu_per_1000(row.result), 1),
                     "vs_reference": _rounded(value, 3),
+                    "messages": row.result.messages,
+                    "errors": row.result.errors,
                 }
             )
     return list(summary.values())
+
+
+_FIGURES = ("msgs_per_s", "p50_ms", "p99_ms", "cpu_ms_per_1000", "vs_reference")
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -137,7 +143,8 @@ def rounds_table(rounds: list[list[Row]]) -> str:
             continue
         figures = [entry.median(figure) for figure in ("msgs_per_s", "p50_ms", "p99_ms")]
         rate, p50, p99 = (math.nan if value is None else value for value in figures)
-        lines.append(_cells(entry.row, rate, p50, p99, entry.median("cpu_ms_per_1000"), entry.versus(first)))
+        versus = entry.versus(first, len(rounds))
+        lines.append(_cells(entry.row, rate, p50, p99, entry.median("cpu_ms_per_1000"), versus))
     return _render(lines) + f"\n(medians of {len(rounds)} rounds; each ratio paired within its round)"
 
 
@@ -149,8 +156,8 @@ def rounds_json(rounds: list[list[Row]]) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"key": row.key, "system": row.system, "mode": row.mode, "w": row.w}
         item.update(inflight=row.inflight, skipped=row.skipped or None, reference=row.reference)
         if entry.rounds:
-            item.update({f"median_{figure}": entry.median(figure) for figure in entry.rounds[0]})
-            item.update(vs_reference=entry.versus(first), rounds=entry.rounds)
+            item.update({f"median_{figure}": entry.median(figure) for figure in _FIGURES})
+            item.update(vs_reference=entry.versus(first, len(rounds)), rounds=entry.rounds)
         out.append(item)
     return out
 
@@ -170,8 +177,8 @@ def as_json(rows: list[Row]) -> list[dict[str, Any]]:
         if row.result is not None:
             item.update(
                 msgs_per_s=round(row.result.rate, 1),
-                p50_ms=round(row.result.percentile_ms(0.5), 3),
-                p99_ms=round(row.result.percentile_ms(0.99), 3),
+                p50_ms=_rounded(row.result.percentile_ms(0.5), 3),
+                p99_ms=_rounded(row.result.percentile_ms(0.99), 3),
                 messages=row.result.messages,
                 errors=row.result.errors,
                 cpu_ms_per_1000=None if (cpu := cpu_per_1000(row.result)) is None else round(cpu, 1),
