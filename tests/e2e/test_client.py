@@ -26,6 +26,7 @@ from replog.client import (
     Message,
     NoLeader,
     ReadOnly,
+    ReplicaHealth,
     ReplogClientError,
     RetryPolicy,
     Unauthorized,
@@ -540,3 +541,60 @@ async def test_one_url_keeps_a_no_leader_answer_final_unless_given_a_failover_ti
     # Opting in with one URL (a load balancer in front of the nodes, say) rides out the election there.
     (result,) = await _calls(kind, [url], lambda c: c.append("x", request_id="lb-1"), failover_timeout=5)
     assert result.index == 1 and node.request_ids()[1:] == ["lb-1", "lb-1"]
+
+
+# ----------------------------------------------------- health, any node's URL
+
+
+def _replica_health(role: str, leader_url: str | None) -> dict[str, Any]:
+    leader = {"id": 1, "name": "secondary-0", "url": leader_url} if leader_url else None
+    return {
+        "id": 0, "name": "master", "role": role, "term": 7, "leader": leader, "last_index": 3, "commit_index": 3,
+        "rolled_back": 0, "read_only": False, "quorum": {"alive": 3, "needed": 2}, "peers": [],
+    }  # fmt: skip
+
+
+async def test_health_from_any_node_is_the_leaders_view(make_cluster: Callable[..., Cluster]) -> None:
+    """The quick tour's `log.health().read_only` raised "is secondary 0, not the master" against the
+    default configuration, whose nodes all answer in the failover shape, the leader included."""
+    cluster = make_cluster(failover=True, election_timeout_seconds=0.5)
+    await cluster.start_all()
+    await cluster.wait_up("master", "secondary-0", "secondary-1")
+    leader = await _agreed_leader(cluster)
+    follower = next(name for name in ("master", "secondary-0", "secondary-1") if name != leader)
+    for name in (leader, follower):
+        with Client(cluster.url(name)) as log:
+            view = log.health()
+        assert isinstance(view, ReplicaHealth) and view.role == "leader" and view.name == leader
+        assert len(view.peers) == 2 and not view.read_only
+        async with AsyncClient(cluster.url(name)) as alog:
+            assert (await alog.health()).name == leader
+
+
+async def _agreed_leader(cluster: Cluster) -> str:
+    names = ("master", "secondary-0", "secondary-1")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        views = [await cluster.health(name) for name in names]
+        leaders = {(view.get("leader") or {}).get("name") for view in views}
+        if len(leaders) == 1 and None not in leaders:
+            return str(leaders.pop())
+        assert loop.time() < deadline, f"no agreed leader: {views}"
+        await asyncio.sleep(0.1)  # why: poll, bounded, for the first election
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_health_without_a_leader_says_so(kind: str, serve_node: Callable[[FakeNode], Awaitable[str]]) -> None:
+    lost = FakeNode((200, _replica_health("candidate", None)))
+    with pytest.raises(NoLeader, match=r"^master at http://127\.0\.0\.1:\d+ is a candidate in term 7 and knows no"):
+        await _calls(kind, [await serve_node(lost)], lambda c: c.health())
+    stale = FakeNode((200, _replica_health("follower", None)))
+    stale_url = await serve_node(stale)  # named as the leader, it has since become a follower
+    naming = FakeNode((200, _replica_health("follower", stale_url)))
+    with pytest.raises(NoLeader, match="was named as the leader but does not lead"):
+        await _calls(kind, [await serve_node(naming)], lambda c: c.health())
+    assert [seen["path"] for seen in stale.seen] == ["/health"]
+    secondary = FakeNode((200, SECONDARY_HEALTH))
+    with pytest.raises(ReplogClientError, match="is secondary 0, not the master"):
+        await _calls(kind, [await serve_node(secondary)], lambda c: c.health())

@@ -49,6 +49,7 @@ from replog.client.errors import (
 from replog.client.results import (
     AppendResult,
     BatchResult,
+    ClusterHealth,
     Faults,
     MasterHealth,
     Message,
@@ -68,6 +69,7 @@ __all__ = [
     "AsyncClient",
     "BatchResult",
     "Client",
+    "ClusterHealth",
     "ConnectionFailed",
     "Faults",
     "InvalidRequest",

@@ -22,11 +22,14 @@ from replog.client.errors import NoLeader, ReadOnly, ReplogClientError
 from replog.client.results import (
     AppendResult,
     BatchResult,
+    ClusterHealth,
     Faults,
     MasterHealth,
     Message,
     ReplicaHealth,
     SecondaryHealth,
+    as_leader,
+    cluster_view,
     parse_append,
     parse_batch,
     parse_faults,
@@ -78,6 +81,7 @@ class AsyncClient:
         self.ssl_context = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self.failover_timeout = failover.failover_timeout(failover_timeout, len(self.urls))
         self._headers = _http.headers(token)
+        self._token = token
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._current = 0
@@ -175,11 +179,14 @@ class AsyncClient:
     async def last_index(self) -> int:
         return last_index(await self._send(_http.get_call("/health", self.timeout)))
 
-    async def health(self) -> MasterHealth:
-        health = await self.node_health()
-        if not isinstance(health, MasterHealth):
-            raise ReplogClientError(f"{self.url} is secondary {health.id}, not the master")
-        return health
+    async def health(self) -> ClusterHealth:
+        view = cluster_view(await self.node_health(), self.url)
+        if not isinstance(view, str):
+            return view
+        async with AsyncClient(
+            view, token=self._token, timeout=self.timeout, retry=self.retry, ssl_context=self.ssl_context
+        ) as leader:
+            return as_leader(await leader.node_health(), view)
 
     async def node_health(self) -> MasterHealth | SecondaryHealth | ReplicaHealth:
         return parse_health(await self._send(_http.get_call("/health", self.timeout)))

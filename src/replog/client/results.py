@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from replog.client.errors import ReplogClientError
+from replog.client.errors import NoLeader, ReplogClientError
 
 __all__ = [
     "AppendResult",
     "BatchResult",
+    "ClusterHealth",
     "Faults",
     "MasterHealth",
     "Message",
@@ -22,6 +23,8 @@ __all__ = [
     "ReplicaHealth",
     "SecondaryHealth",
     "StepDown",
+    "as_leader",
+    "cluster_view",
     "parse_append",
     "parse_batch",
     "parse_faults",
@@ -246,6 +249,30 @@ def parse_health(data: Any) -> MasterHealth | SecondaryHealth | ReplicaHealth:
         )
     except (KeyError, TypeError, ValueError):
         raise _shape_error("/health", data) from None
+
+
+ClusterHealth = MasterHealth | ReplicaHealth
+"""The cluster as its leader sees it: the fixed master's /health, or a failover leader's."""
+
+
+def cluster_view(health: MasterHealth | SecondaryHealth | ReplicaHealth, url: str) -> ClusterHealth | str:
+    """`health` (of the node at `url`) when it is the cluster's view; else the URL of the leader it names.
+
+    Raises ReplogClientError for a fixed master's secondary, and NoLeader for a node that knows no leader."""
+    if isinstance(health, SecondaryHealth):
+        raise ReplogClientError(f"{url} is secondary {health.id}, not the master")
+    if isinstance(health, MasterHealth) or health.role == "leader":
+        return health
+    if not health.leader_url:
+        raise NoLeader(f"{health.name} at {url} is a {health.role} in term {health.term} and knows no leader")
+    return health.leader_url
+
+
+def as_leader(health: MasterHealth | SecondaryHealth | ReplicaHealth, url: str) -> ReplicaHealth:
+    """The /health of the node a follower named as its leader, if it still leads."""
+    if isinstance(health, ReplicaHealth) and health.role == "leader":
+        return health
+    raise NoLeader(f"{url} was named as the leader but does not lead (an election is under way)")
 
 
 def parse_faults(data: Any) -> Faults:

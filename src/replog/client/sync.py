@@ -28,12 +28,15 @@ from replog.client.errors import NoLeader, ReadOnly, ReplogClientError
 from replog.client.results import (
     AppendResult,
     BatchResult,
+    ClusterHealth,
     Faults,
     MasterHealth,
     Message,
     ReplicaHealth,
     SecondaryHealth,
     StepDown,
+    as_leader,
+    cluster_view,
     parse_append,
     parse_batch,
     parse_faults,
@@ -191,12 +194,17 @@ class Client:
         """The newest index this node serves (the master's last synced entry, a secondary's contiguous prefix)."""
         return last_index(self._send(_http.get_call("/health", self.timeout)))
 
-    def health(self) -> MasterHealth:
-        """The master's view of the cluster; raises ReplogClientError if this URL is not the master."""
-        health = self.node_health()
-        if not isinstance(health, MasterHealth):
-            raise ReplogClientError(f"{self.url} is secondary {health.id}, not the master")
-        return health
+    def health(self) -> ClusterHealth:
+        """The cluster as its leader sees it: the fixed master's /health, or with failover the leader's (any
+        node's URL will do: a follower names its leader, which is asked). Raises ReplogClientError for a fixed
+        master's secondary, NoLeader when no leader is known."""
+        view = cluster_view(self.node_health(), self.url)
+        if not isinstance(view, str):
+            return view
+        with Client(
+            view, token=self._token, timeout=self.timeout, retry=self.retry, ssl_context=self.ssl_context
+        ) as leader:
+            return as_leader(leader.node_health(), view)
 
     def node_health(self) -> MasterHealth | SecondaryHealth | ReplicaHealth:
         """/health of whichever node this URL is (with several URLs: of the first that answers; see `url`)."""
