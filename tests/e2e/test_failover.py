@@ -214,6 +214,14 @@ async def test_a_page_counts_messages_not_the_indexes_of_no_ops(make_cluster: Ca
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert [line.split("\t")[1] for line in listed.stdout.splitlines()] == everything
+    # `replog tail` starts from the node's last index, which a failover node's /health gives as last_index
+    # (it read a fixed master secondary's contiguous_index, and crashed on every failover node).
+    tail = subprocess.run(
+        [sys.executable, "-m", "replog", "tail", "-n", "2", "--url", cluster.url("master")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert tail.returncode == 0, tail.stderr
+    assert [line.split("\t")[1] for line in tail.stdout.splitlines()] == ["b1", "b2"]
 
 
 async def test_writes_a_failover_undoes_are_in_a_rollback_file(make_cluster: Callable[..., Cluster]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from replog.client.results import MasterHealth, parse_health
+from replog.client.results import SecondaryHealth, parse_health
 
 __all__ = ["PAGE_SIZE", "POLL_MIN_S", "check_paging", "last_index", "next_poll_delay"]
 
@@ -33,6 +33,7 @@ def next_poll_delay(previous: float, got_messages: bool, ceiling: float) -> floa
 
 
 def last_index(health_json: Any) -> int:
-    """The newest index a node serves: the master's synced last index or a secondary's contiguous prefix."""
+    """The newest index a node serves: its durable prefix (`contiguous_index` on a fixed master's secondary,
+    `last_index` on the fixed master and on every node with failover)."""
     health = parse_health(health_json)
-    return health.last_index if isinstance(health, MasterHealth) else health.contiguous_index
+    return health.contiguous_index if isinstance(health, SecondaryHealth) else health.last_index
