@@ -15,6 +15,8 @@ from types import TracebackType
 
 import aiohttp
 
+from replog.client._http import resolve_urls
+from replog.client.errors import ConnectionFailed
 from replog.client.tls import context_from_env
 from replog.errors import ProtocolError
 from replog.wire.stream_codec import decode_answers, encode_appends
@@ -50,8 +52,12 @@ class PipelinedClient:
         key_file: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """An https URL makes it wss, verified as `replog.client.Client` verifies (same arguments)."""
-        self._url = url.rstrip("/") + "/stream"
+        """One node's URL (`host:port` will do; an https URL makes it wss, verified as `replog.client.Client`
+        verifies, with the same arguments). With failover it must be the leader's: a follower refuses appends."""
+        urls = resolve_urls(url)
+        if len(urls) != 1:
+            raise ValueError(f"PipelinedClient streams to one node, not {len(urls)}: {url!r}")
+        self._url = urls[0] + "/stream"
         self._ssl = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -71,8 +77,17 @@ class PipelinedClient:
         await self.close()
 
     async def connect(self) -> None:
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl or True))
-        self._ws = await self._session.ws_connect(self._url, max_msg_size=64 << 20)
+        """Open the WebSocket; ConnectionFailed (with nothing left open) if the node cannot be reached."""
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl or True))
+        try:
+            self._ws = await session.ws_connect(self._url, max_msg_size=64 << 20)
+        except (aiohttp.ClientError, OSError) as exc:
+            await session.close()
+            raise ConnectionFailed(f"cannot open {self._url}: {exc}") from exc
+        except BaseException:
+            await session.close()
+            raise
+        self._session = session
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def close(self) -> None:

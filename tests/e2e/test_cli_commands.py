@@ -139,6 +139,8 @@ async def test_errors_and_exit_codes(cluster: Cluster) -> None:
     assert usage.code == 2 and "argument -w/--w: not an integer" in usage.err
     gone = await replog("health", "--url", f"127.0.0.1:{free_port()}")
     assert gone.code == 1 and gone.err.startswith("replog: cannot reach http://127.0.0.1:")
+    unread = await replog("list", "--json", "--node", f"127.0.0.1:{free_port()}")  # stdout stays one JSON value
+    assert unread.code == 1 and unread.json()["error"].startswith("cannot reach http://127.0.0.1:")
     cluster.kill("secondary-1")
     timeout = await replog("append", "slow", "--w", "3", "--timeout-ms", "200", "--url", url, "--json")
     assert timeout.code == 1 and timeout.json()["index"] == 1 and "replication continues" in timeout.err
@@ -212,8 +214,11 @@ async def test_health_asked_of_a_follower_shows_the_cluster_as_its_leader_sees_i
     cluster.signal(new_leader, signal.SIGSTOP)  # frozen: its followers still name it for 10 s
     try:
         orphan = await replog("health", "--url", master)
+        # Several nodes, one of them frozen: each is asked once, for at most 2 s (it was 30 s a node).
+        each = await asyncio.wait_for(replog("health", "--url", f"{cluster.url(new_leader)},{master}"), 15)
     finally:
         cluster.signal(new_leader, signal.SIGCONT)
+    assert each.out.startswith(f"{cluster.url(new_leader)}: cannot reach ") and "\nmaster " in each.out
     first, *rest = orphan.out.splitlines()
     assert orphan.code == 0 and first.startswith("master is a follower in term "), orphan.out
     assert f"its leader {new_leader} at {cluster.url(new_leader)}: " in first

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from replog.client import AsyncClient
-from tests.e2e.cluster import Cluster, until
+from replog.client import AsyncClient, ConnectionFailed
+from replog.pipeline import PipelinedClient, PipelineError
+from tests.e2e.cluster import Cluster, free_port, until
 
 pytestmark = pytest.mark.e2e
 
@@ -222,6 +223,37 @@ async def test_a_page_counts_messages_not_the_indexes_of_no_ops(make_cluster: Ca
     )  # fmt: skip
     assert tail.returncode == 0, tail.stderr
     assert [line.split("\t")[1] for line in tail.stdout.splitlines()] == ["b1", "b2"]
+
+
+async def test_a_follower_refuses_stream_appends_naming_its_leader(make_cluster: Callable[..., Cluster]) -> None:
+    """A follower does not forward a /stream WebSocket: each append there is refused (503, "no leader", as a
+    client given several nodes rides it out), and the refusal names the leader, not "election in progress"."""
+    cluster = await _start(make_cluster)
+    port = cluster.secondary_ports[0]
+    async with PipelinedClient(f"127.0.0.1:{port}") as follower:  # host:port, as every other client takes
+        with pytest.raises(PipelineError) as refused:
+            await follower.append("x", w=2)
+    assert refused.value.status == 503
+    leader = cluster.url("master")
+    assert str(refused.value) == f"no leader: not on secondary-0, which follows master at {leader} (term 1)"
+    async with AsyncClient(cluster.url("secondary-1")) as client:  # asked of a follower, it goes to the leader
+        handed = await client.step_down()
+        await _leader(cluster, expected=handed.new_leader)
+    # The new leader's no-op is now the last index: the last two messages are still the last two appended.
+    async with AsyncClient(_urls(cluster)) as client:
+        for msg in ("m1", "m2"):
+            await client.append(msg, w=3)
+        status, answer = await cluster.post_raw(handed.new_leader, b"", path="/admin/step-down")
+        assert status == 200, answer
+        await _leader(cluster, expected=answer["new_leader"])
+    tail = subprocess.run(
+        [sys.executable, "-m", "replog", "tail", "-n", "2", "--url", cluster.url(answer["new_leader"])],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert [line.split("\t")[1] for line in tail.stdout.splitlines()] == ["m1", "m2"], tail.stderr
+    closed = f"127.0.0.1:{free_port()}"
+    with pytest.raises(ConnectionFailed, match=f"cannot open http://{closed}/stream"):
+        await PipelinedClient(closed).connect()
 
 
 async def test_writes_a_failover_undoes_are_in_a_rollback_file(make_cluster: Callable[..., Cluster]) -> None:

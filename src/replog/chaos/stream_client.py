@@ -21,10 +21,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
-
 from replog.chaos.clients import Clock
 from replog.chaos.history import AppendRecord, Attempt, Outcome
+from replog.client.errors import ConnectionFailed
 from replog.pipeline import PipelinedAppend, PipelinedClient, PipelineError
 
 __all__ = ["StreamClient", "StreamSettings"]
@@ -68,7 +67,7 @@ class StreamClient:
             try:
                 try:
                     await asyncio.wait_for(client.connect(), self._settings.connect_timeout_s)
-                except (OSError, TimeoutError, aiohttp.ClientError):
+                except (ConnectionFailed, TimeoutError):
                     await self._next_node()
                     continue
                 while not stop.is_set() and await self._burst(client):

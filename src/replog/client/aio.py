@@ -28,6 +28,7 @@ from replog.client.results import (
     Message,
     ReplicaHealth,
     SecondaryHealth,
+    StepDown,
     as_leader,
     cluster_view,
     parse_append,
@@ -35,6 +36,7 @@ from replog.client.results import (
     parse_faults,
     parse_health,
     parse_messages,
+    parse_step_down,
 )
 from replog.client.retry import RetryPolicy
 from replog.client.tls import context_from_env
@@ -206,6 +208,21 @@ class AsyncClient:
     ) -> Faults:
         settings = _http.fault_settings(error_after_append, delay_ms, internal_looping, server_unavailable)
         return parse_faults(await self._send(_http.faults_call(settings, self.timeout)))
+
+    # ----------------------------------------------------------- leadership
+
+    async def step_down(self) -> StepDown:
+        """Hand leadership to the most up-to-date follower (failover on; needs the cluster token).
+
+        Asked of a follower, the request goes to the leader that follower names.
+        """
+        health = await self.node_health()
+        if isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
+            async with AsyncClient(
+                health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
+            ) as leader:
+                return await leader.step_down()
+        return parse_step_down(await self._send(_http.Call("POST", "/admin/step-down", b"", self.timeout)))
 
     # -------------------------------------------------------------- transport
 

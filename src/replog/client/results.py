@@ -123,6 +123,7 @@ class ReplicaHealth:
     quorum_alive: int
     quorum_needed: int
     peers: tuple[PeerStatus, ...]  # the leader's view of every other node; empty on a follower
+    waiting: int = 0  # appends waiting for their write concern (on the leader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ def parse_health(data: Any) -> MasterHealth | SecondaryHealth | ReplicaHealth:
                 quorum_alive=int(body["quorum"]["alive"]),
                 quorum_needed=int(body["quorum"]["needed"]),
                 peers=tuple(_peer(peer) for peer in body.get("peers", ())),
+                waiting=int(body.get("waiting", 0)),
             )
         if body.get("role") == "secondary":
             return SecondaryHealth(

@@ -26,8 +26,9 @@ GREEN, YELLOW, RED, RESET = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[0m"
 COLOURS = {"Healthy": GREEN, "Suspected": YELLOW, "Unhealthy": RED, "read-write": GREEN, "read-only": RED}
 COLUMNS = ("NODE", "URL", "STATUS", "INDEX", "LAG", "LAST HEARD", "NOTE")
 STATUS_COLUMN = COLUMNS.index("STATUS")
-# The leader's view is a second opinion: asked once, briefly, so a frozen leader delays the answer by no more.
-LEADER_TIMEOUT_S = 2.0
+# A node asked for its view beside others (several --url, or a follower's leader) is asked once, briefly:
+# a frozen node delays the answer by no more than this.
+NODE_TIMEOUT_S = 2.0
 ONCE = RetryPolicy(attempts=1)
 
 
@@ -60,7 +61,7 @@ def _via_the_leader(follower: ReplicaHealth, url: str, token: str | None, ssl_co
     leader_url = follower.leader_url or ""
     said = f"{follower.name} is a {follower.role} in term {follower.term}"
     try:
-        with Client(leader_url, token=token, ssl_context=ssl_context, timeout=LEADER_TIMEOUT_S, retry=ONCE) as leader:
+        with Client(leader_url, token=token, ssl_context=ssl_context, timeout=NODE_TIMEOUT_S, retry=ONCE) as leader:
             view = leader.node_health()
     except ReplogClientError as exc:
         problem = str(exc)
@@ -77,7 +78,7 @@ def _run_each(urls: tuple[str, ...], args: argparse.Namespace, ssl_context: ssl.
     views: list[tuple[str, Health | str]] = []
     for url in urls:
         try:
-            with Client(url, token=args.token, ssl_context=ssl_context) as node:
+            with Client(url, token=args.token, ssl_context=ssl_context, timeout=NODE_TIMEOUT_S, retry=ONCE) as node:
                 views.append((url, node.node_health()))
         except ReplogClientError as exc:
             views.append((url, str(exc)))
@@ -112,7 +113,10 @@ def render(health: Health, url: str, *, colour: bool) -> str:
 def _replica_rows(health: ReplicaHealth, url: str) -> list[tuple[str, ...]]:
     """With failover: the node's role and term, whom it follows, and (on the leader) every other node."""
     if health.role == "leader":
-        note = f"leader of term {health.term}; quorum: {health.quorum_alive} of {len(health.peers) + 1} alive"
+        note = (
+            f"leader of term {health.term}; quorum: {health.quorum_alive} of {len(health.peers) + 1} alive, "
+            f"{health.quorum_needed} needed" + (f"; {health.waiting} appends waiting" if health.waiting else "")
+        )
     elif health.leader_name:
         note = f"{health.role} in term {health.term}, following {health.leader_name} ({health.leader_url})"
     else:

@@ -80,7 +80,7 @@ def run_tail(args: argparse.Namespace) -> int:
     if args.poll_interval <= 0:
         raise UsageError(f"--poll-interval must be positive, got {args.poll_interval}")
     with _reader(args) as client:
-        start = args.from_ if args.from_ is not None else max(1, client.last_index() - max(args.lines, 0) + 1)
+        start = args.from_ if args.from_ is not None else _start_of_last(client, max(args.lines, 0))
         if args.follow:
             messages = client.tail(from_=start, poll_interval=args.poll_interval)
         else:
@@ -88,6 +88,18 @@ def run_tail(args: argparse.Namespace) -> int:
         for message in messages:
             _print_one(message, args.as_json)
     return 0
+
+
+def _start_of_last(client: Client, count: int) -> int:
+    """The index from which `count` messages run to the node's end. A leader's no-op takes an index and is
+    no message, so `count` indexes can hold fewer: step back by the shortfall until they are there."""
+    start = max(1, client.last_index() - count + 1)
+    while count and start > 1:
+        found = len(client.messages(start, count))
+        if found >= count:
+            break
+        start = max(1, start - (count - found))
+    return start
 
 
 def _reader(args: argparse.Namespace) -> Client:
@@ -111,12 +123,17 @@ def _print_lines(messages: Iterable[Message]) -> None:
 
 
 def _print_json_array(messages: Iterator[Message]) -> None:
-    """Streamed item by item, so the whole log is never held in memory at once."""
+    """Streamed item by item, so the whole log is never held in memory at once. The first page is read
+    before the `[`, so a node that cannot be read leaves stdout one JSON error object, not a broken array;
+    a read that fails later closes the array first (stdout is then the array, and the error on a line of its own)."""
+    first = next(messages, None)
     out = sys.stdout
     out.write("[")
-    for number, message in enumerate(messages):
-        out.write(
-            ("," if number else "") + json.dumps({"index": message.index, "msg": message.msg}, ensure_ascii=False)
-        )
-    out.write("]\n")
-    out.flush()
+    try:
+        for number, message in enumerate(itertools.chain([first] if first else [], messages)):
+            out.write(
+                ("," if number else "") + json.dumps({"index": message.index, "msg": message.msg}, ensure_ascii=False)
+            )
+    finally:
+        out.write("]\n")
+        out.flush()

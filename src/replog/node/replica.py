@@ -268,11 +268,17 @@ class ReplicaNode:
         return AppendResult(first, last, w, duplicate), future
 
     def not_leading(self) -> ReplogError:
+        """Why this node takes no append: no quorum, no leader known, or (still a 503 "no leader", which
+        clients given several nodes ride out) the leader is another node, named with its URL."""
         total = len(self.config.nodes)
         needed = total // 2 + 1
         alive = self.alive()
         if alive < needed:
             return ReadOnly(alive, needed, total)
+        leader = self.leader()
+        if leader is not None and leader.node_id != self.id:
+            url = self.config.url_of(leader.address)
+            return NoLeader(self.election.term, f"not on {self.name}, which follows {leader.name} at {url}")
         return NoLeader(self.election.term)
 
     # ------------------------------------------------------------ leadership transfer
