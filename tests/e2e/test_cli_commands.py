@@ -139,6 +139,8 @@ async def test_errors_and_exit_codes(cluster: Cluster) -> None:
     assert usage.code == 2 and "argument -w/--w: not an integer" in usage.err
     gone = await replog("health", "--url", f"127.0.0.1:{free_port()}")
     assert gone.code == 1 and gone.err.startswith("replog: cannot reach http://127.0.0.1:")
+    fixed = await replog("step-down", "--url", url)
+    assert (fixed.code, fixed.err) == (1, f"replog: {url} runs without failover: there is no leadership to hand over\n")
     unread = await replog("list", "--json", "--node", f"127.0.0.1:{free_port()}")  # stdout stays one JSON value
     assert unread.code == 1 and unread.json()["error"].startswith("cannot reach http://127.0.0.1:")
     cluster.kill("secondary-1")

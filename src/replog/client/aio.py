@@ -217,7 +217,9 @@ class AsyncClient:
         Asked of a follower, the request goes to the leader that follower names.
         """
         health = await self.node_health()
-        if isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
+        if not isinstance(health, ReplicaHealth):
+            raise ReplogClientError(f"{self.url} runs without failover: there is no leadership to hand over")
+        if health.role != "leader" and health.leader_url:
             async with AsyncClient(
                 health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
             ) as leader:

@@ -236,7 +236,9 @@ class Client:
         Asked of a follower, the request goes to the leader that follower names.
         """
         health = self.node_health()
-        if isinstance(health, ReplicaHealth) and health.role != "leader" and health.leader_url:
+        if not isinstance(health, ReplicaHealth):
+            raise ReplogClientError(f"{self.url} runs without failover: there is no leadership to hand over")
+        if health.role != "leader" and health.leader_url:
             with Client(
                 health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
             ) as leader:
