@@ -76,4 +76,4 @@ def test_bench_rounds_run_each_row_again_and_keep_every_round() -> None:
     assert "(paired rounds " in rows["http"]["vs_reference"]
     assert "[4/4] http" in run.stderr  # the second round's rows are counted on from the first's
     refused = subprocess.run([*command[:-2], "0"], capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "--rounds: must be at least 1, not 0" in refused.stderr
+    assert refused.returncode == 2 and "--rounds: must be at least 1, got 0" in refused.stderr

@@ -15,6 +15,7 @@ from typing import Any
 
 from replog.bench.report import as_json, rounds_json, rounds_table, table
 from replog.bench.scenarios import Budget, Plan, Row, plans
+from replog.commands._common import positive_int
 
 __all__ = ["add_arguments", "run"]
 
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rounds",
-        type=_positive,
+        type=positive_int,
         default=1,
         help="run the selected rows N times, a round after another; print medians and each ratio paired "
         "within its round (default 1)",
@@ -86,16 +87,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(rounds_json(rounds), indent=2) if args.json else rounds_table(rounds))
     return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _run_failover(args: argparse.Namespace) -> int:
