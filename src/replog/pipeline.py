@@ -16,7 +16,7 @@ from types import TracebackType
 import aiohttp
 
 from replog.client._http import resolve_urls
-from replog.client.errors import ConnectionFailed
+from replog.client.errors import ConnectionFailed, Unauthorized
 from replog.client.tls import context_from_env
 from replog.errors import ProtocolError
 from replog.wire.stream_codec import decode_answers, encode_appends
@@ -51,13 +51,16 @@ class PipelinedClient:
         cert_file: str | None = None,
         key_file: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        token: str | None = None,
     ) -> None:
         """One node's URL (`host:port` will do; an https URL makes it wss, verified as `replog.client.Client`
-        verifies, with the same arguments). With failover it must be the leader's: a follower refuses appends."""
+        verifies, with the same arguments). With failover it must be the leader's: a follower refuses appends.
+        `token` is the cluster's client_token, when it has one."""
         urls = resolve_urls(url)
         if len(urls) != 1:
             raise ValueError(f"PipelinedClient streams to one node, not {len(urls)}: {url!r}")
         self._url = urls[0] + "/stream"
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._ssl = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -80,7 +83,13 @@ class PipelinedClient:
         """Open the WebSocket; ConnectionFailed (with nothing left open) if the node cannot be reached."""
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl or True))
         try:
-            self._ws = await session.ws_connect(self._url, max_msg_size=64 << 20)
+            self._ws = await session.ws_connect(self._url, max_msg_size=64 << 20, headers=self._headers)
+        except aiohttp.WSServerHandshakeError as exc:
+            await session.close()
+            if exc.status == 401:
+                needs = f"{self._url} needs the client_token as a Bearer token (token=)"
+                raise Unauthorized(needs, status=401) from None
+            raise ConnectionFailed(f"cannot open {self._url}: {exc.status} {exc.message}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             await session.close()
             raise ConnectionFailed(f"cannot open {self._url}: {exc}") from exc

@@ -54,7 +54,7 @@ async def test_timeout_answers_504_and_keeps_the_entry(make_cluster: Callable[..
     status, body = await cluster.append("slow", w=3, timeout_ms=300)
     assert status == 504
     assert body["index"] == 1
-    assert "stored on the master, replication continues" in body["error"]
+    assert "stored on the leader, replication continues" in body["error"]
     batch = {"msgs": ["b1", "b2", "b3"], "w": 3, "timeout_ms": 300}
     status, body = await cluster.post_raw("master", json.dumps(batch).encode())
     assert status == 504

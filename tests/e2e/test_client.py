@@ -33,6 +33,7 @@ from replog.client import (
     Unavailable,
     WriteConcernTimeout,
 )
+from replog.pipeline import PipelinedClient
 from tests.e2e.cluster import Cluster, free_port
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +167,7 @@ async def test_write_concern_timeout_carries_the_index(cluster: Cluster, client:
     with pytest.raises(WriteConcernTimeout) as caught:
         client.append("slow", w=3, timeout_ms=300)
     assert (caught.value.index, caught.value.w, caught.value.status) == (2, 3, 504)
-    assert "stored on the master, replication continues" in str(caught.value)
+    assert "stored on the leader, replication continues" in str(caught.value)
     assert client.messages() == ["before", "slow"]
 
 
@@ -290,6 +291,10 @@ async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
     with pytest.raises(Unauthorized, match="cluster_token"):
         Client(cluster.url("secondary-0")).set_faults(delay_ms=(1, 1))
     assert Client(cluster.url("secondary-0"), token="cluster-secret").set_faults(delay_ms=(1, 1)).delay_ms == (1, 1)
+    with pytest.raises(Unauthorized, match="/stream needs the client_token as a Bearer token"):
+        await PipelinedClient(url).connect()
+    async with PipelinedClient(url, token="append-secret") as pipelined:
+        assert (await pipelined.append("y", w=2)).index == 2
 
 
 # --------------------------------------------------------------- retries

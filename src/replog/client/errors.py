@@ -8,7 +8,7 @@ ReplogClientError              any failure; `.status` is the HTTP status, None w
 ├── Unavailable                503: not now (not enough replicas, overloaded, storage error), and:
 │   ├── ReadOnly               503 read-only: no quorum; retry later (`.retry_after` seconds)
 │   └── NoLeader               503 no leader: an election is in progress; retried across the nodes given
-├── WriteConcernTimeout        504: stored on the master as `.index`, `w` not reached in time
+├── WriteConcernTimeout        504: stored on the leader as `.index`, `w` not reached in time
 ├── InvalidRequest             400, 404, 405, 408, 413: the request itself is wrong; retrying will not help
 ├── Unauthorized               401, 403: missing or wrong token (see the server's client/read/cluster_token)
 ├── StorageFull                507: the master's disk is full

@@ -66,7 +66,7 @@ class WriteConcernTimeout(Exception):
         self.result = result
         super().__init__(
             f"write concern w={result.w} not reached within {timeout_ms} ms: index {result.last_index} is "
-            "stored on the master, replication continues"
+            "stored on the leader, replication continues"
         )
 
 
