@@ -7,10 +7,12 @@ a response outside the spec or as a traceback in the master's log, which the tes
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,14 @@ async def test_openapi_is_served_and_lists_every_client_endpoint(cluster: Cluste
     assert {"200", "201", "400", "413", "503", "504"} <= set(spec["paths"]["/"]["post"]["responses"])
 
 
-async def test_schemathesis_finds_nothing_outside_the_spec(cluster: Cluster) -> None:
+@pytest.mark.parametrize("failover", [False, True], ids=["fixed-master", "failover"])
+async def test_schemathesis_finds_nothing_outside_the_spec(
+    failover: bool, make_cluster: Callable[..., Cluster]
+) -> None:
+    """Against the leader of each configuration (failover is the default, with its own /health shape)."""
+    cluster = make_cluster(failover=failover, election_timeout_seconds=0.5) if failover else make_cluster()
+    await cluster.start_all()
+    await _serving(cluster, failover)
     schemathesis = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     command = [
         schemathesis,
@@ -52,3 +61,16 @@ async def test_schemathesis_finds_nothing_outside_the_spec(cluster: Cluster) -> 
     problems = [block for block in cluster.log_text("master").split("Traceback")[1:] if "BadHttpMessage" not in block]
     assert not problems, problems[0][:2000]
     assert (await cluster.append("still serving", w=3))[0] == 201
+
+
+async def _serving(cluster: Cluster, failover: bool) -> None:
+    """Until the master takes w=3 appends: with failover, once it leads and hears both followers."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
+        health = await cluster.health("master")
+        alive = (health.get("quorum") or {}).get("alive")
+        if alive == 3 and (health.get("role") == "leader" or not failover):
+            return
+        assert loop.time() < deadline, f"the master did not serve within 30 s: {health}"
+        await asyncio.sleep(0.1)  # why: poll, bounded, for the first election and both links
