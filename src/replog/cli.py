@@ -27,7 +27,9 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="replog", description="A replicated log: one master, N secondaries.")
+    parser = argparse.ArgumentParser(
+        prog="replog", description="A replicated log: a leader elected among its nodes (or a fixed master)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     master = commands.add_parser("master", help="run the master")
     _add_settings(master)
