@@ -15,7 +15,7 @@ from types import TracebackType
 
 import aiohttp
 
-from replog.client._http import resolve_urls
+from replog.client._http import headers, resolve_urls
 from replog.client.errors import ConnectionFailed, Unauthorized
 from replog.client.tls import context_from_env
 from replog.errors import ProtocolError
@@ -55,12 +55,12 @@ class PipelinedClient:
     ) -> None:
         """One node's URL (`host:port` will do; an https URL makes it wss, verified as `replog.client.Client`
         verifies, with the same arguments). With failover it must be the leader's: a follower refuses appends.
-        `token` is the cluster's client_token, when it has one."""
+        `token` is the cluster's client_token, when it has one (else $REPLOG_TOKEN, as the other clients)."""
         urls = resolve_urls(url)
         if len(urls) != 1:
             raise ValueError(f"PipelinedClient streams to one node, not {len(urls)}: {url!r}")
         self._url = urls[0] + "/stream"
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = {k: v for k, v in headers(token).items() if k == "Authorization"}  # token=, else $REPLOG_TOKEN
         self._ssl = ssl_context or context_from_env(ca_file, cert_file, key_file)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None

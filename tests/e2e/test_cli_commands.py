@@ -185,6 +185,21 @@ async def test_tail_follow(cluster: Cluster) -> None:
     finally:
         process.terminate()
         await process.wait()
+    # Without --from: the last -n messages, then what comes after them, each once.
+    process = await asyncio.create_subprocess_exec(
+        *REPLOG, "tail", "-f", "-n", "1", "--poll-interval", "0.1", "--url", url, "--json",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        last = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert json.loads(last)["index"] == 2
+        await cluster.append("c")
+        after = await asyncio.wait_for(process.stdout.readline(), 15)
+        assert json.loads(after) == {"index": 3, "msg": "c"}
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 async def test_health_asked_of_a_follower_shows_the_cluster_as_its_leader_sees_it(

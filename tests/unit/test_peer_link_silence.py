@@ -116,6 +116,6 @@ async def test_frames_inside_the_window_keep_the_connection_and_the_drop_comes_a
     assert len(heard) == 13
     assert len(downs) == 1
     quiet_for = downs[0] - heard[-1]
-    assert SILENCE_S <= quiet_for <= SILENCE_S + 0.2, f"dropped {quiet_for:.2f}s after the last frame"
+    assert SILENCE_S <= quiet_for <= SILENCE_S + 0.25, f"dropped {quiet_for:.2f}s after the last frame"
     assert reasons == [f"nothing heard for {SILENCE_S:g} s: dropping the connection"]
     assert peer.connections == 1

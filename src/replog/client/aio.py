@@ -223,7 +223,10 @@ class AsyncClient:
             async with AsyncClient(
                 health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
             ) as leader:
-                return await leader.step_down()
+                return await leader._step_down_here()  # one hop: a node that no longer leads answers 409 itself
+        return await self._step_down_here()
+
+    async def _step_down_here(self) -> StepDown:
         return parse_step_down(await self._send(_http.Call("POST", "/admin/step-down", b"", self.timeout)))
 
     # -------------------------------------------------------------- transport

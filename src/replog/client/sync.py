@@ -242,7 +242,10 @@ class Client:
             with Client(
                 health.leader_url, token=self._token, timeout=self.timeout, ssl_context=self.ssl_context
             ) as leader:
-                return leader.step_down()
+                return leader._step_down_here()  # one hop: a node that no longer leads answers 409 itself
+        return self._step_down_here()
+
+    def _step_down_here(self) -> StepDown:
         return parse_step_down(self._send(_http.Call("POST", "/admin/step-down", b"", self.timeout)))
 
     # -------------------------------------------------------------- transport

@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         parents=[target_options(), output_options()],
         help="show the leader's view of every node's health",
         description="The cluster as its leader sees it, one line a node. Asked of a follower, the leader it names "
-        "is asked too (once, for at most 2 s); several --url nodes: each one's own view. --json: the asked "
+        "is asked too (once, with a 2-s timeout); several --url nodes: each one's own view. --json: the asked "
         "node's own health.",
     )
     parser.set_defaults(handler=run)

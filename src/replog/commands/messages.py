@@ -80,26 +80,42 @@ def run_tail(args: argparse.Namespace) -> int:
     if args.poll_interval <= 0:
         raise UsageError(f"--poll-interval must be positive, got {args.poll_interval}")
     with _reader(args) as client:
-        start = args.from_ if args.from_ is not None else _start_of_last(client, max(args.lines, 0))
-        if args.follow:
-            messages = client.tail(from_=start, poll_interval=args.poll_interval)
+        messages: Iterable[Message]
+        if args.from_ is not None:
+            follow = client.tail(from_=args.from_, poll_interval=args.poll_interval) if args.follow else None
+            messages = follow or client.iter_messages(args.from_)
         else:
-            messages = client.iter_messages(start)
+            last, end = _last_messages(client, max(args.lines, 0))
+            rest = client.tail(from_=end + 1, poll_interval=args.poll_interval) if args.follow else ()
+            messages = itertools.chain(last, rest)
         for message in messages:
             _print_one(message, args.as_json)
     return 0
 
 
-def _start_of_last(client: Client, count: int) -> int:
-    """The index from which `count` messages run to the node's end. A leader's no-op takes an index and is
-    no message, so `count` indexes can hold fewer: step back by the shortfall until they are there."""
-    start = max(1, client.last_index() - count + 1)
-    while count and start > 1:
-        found = len(client.messages(start, count))
-        if found >= count:
+def _last_messages(client: Client, count: int) -> tuple[list[Message], int]:
+    """The last `count` messages up to the node's end, and that end. A leader's no-op takes an index and is no
+    message, so `count` indexes can hold fewer: the window reaches back by the shortfall until they are there."""
+    end = client.last_index()
+    start = max(1, end - count + 1)
+    window = _between(client, start, end) if count else []
+    while len(window) < count and start > 1:
+        earlier = max(1, start - (count - len(window)))
+        window = _between(client, earlier, start - 1) + window
+        start = earlier
+    return window[-count:] if count else [], end
+
+
+def _between(client: Client, first: int, last: int) -> list[Message]:
+    """The messages with indexes first..last, read a page at a time."""
+    found: list[Message] = []
+    while first <= last:
+        page = [m for m in client.messages(first, min(PAGE_SIZE, last - first + 1), detail=True) if m.index <= last]
+        if not page:
             break
-        start = max(1, start - (count - found))
-    return start
+        found += page
+        first = page[-1].index + 1
+    return found
 
 
 def _reader(args: argparse.Namespace) -> Client:
