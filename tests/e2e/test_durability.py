@@ -115,6 +115,13 @@ async def test_secondary_refuses_a_foreign_master_until_reset(make_cluster: Call
     assert await cluster.messages("secondary-0") == [f"old{i}" for i in range(5)]
 
     cluster.kill("secondary-0")
+
+    # While it is down the master shows why it cannot reach it now, not the refusal of its last Hello.
+    async def master_shows_it_unreachable() -> bool:
+        error = (await cluster.health())["secondaries"][0]["last_error"]
+        return "not this master's log" not in error and "cannot" in error.lower()
+
+    await until(master_shows_it_unreachable, 15, "the master to show secondary 0 out of reach, not refused")
     cluster.start_secondary(0, "--reset")
     await cluster.wait_status(0, "Healthy")
     assert (await cluster.append("new", w=2))[0] == 201

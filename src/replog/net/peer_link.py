@@ -94,6 +94,7 @@ class PeerLink:
         self.reconnects = 0  # connections made, for /metrics and /health
         self.retries = 0  # backoff waits begun
         self.last_error = ""
+        self._dials_failed_since_up = 0  # see shown_error()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.peer}")
@@ -116,6 +117,11 @@ class PeerLink:
         if self._ws is not None:
             self.last_error = reason
             self._outbox.put_nowait(None)
+
+    def shown_error(self, refusal: str) -> str:
+        """The peer's error for /health: the refusal of its last Hello, unless a dial has failed since. The
+        peer is then out of reach (restarting, say), and the older refusal would hide that."""
+        return refusal if refusal and not self._dials_failed_since_up else self.last_error
 
     def wake(self) -> None:
         """The secondary says it is up: skip the rest of the backoff wait."""
@@ -145,6 +151,7 @@ class PeerLink:
                 self._timeout_s,
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._dials_failed_since_up += 1
             self._note_failure(dial_failure(exc, tls=self.url.startswith("https:")))
             self._probe_helps = not _reached_the_port(exc)
             return False
@@ -152,6 +159,7 @@ class PeerLink:
             await ws.close()
             return False
         self._ws = ws
+        self._dials_failed_since_up = 0
         self.reconnects += 1
         self._outbox = asyncio.Queue()
         log.info("link %d to %s: up", self.peer, self.address)

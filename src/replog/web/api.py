@@ -125,7 +125,7 @@ def master_app(node: MasterNode) -> web.Application:
                     "lag": max(0, core.synced_index - status.acked_index),
                     "last_heard_ms_ago": status.last_heard_ms_ago,
                     "reconnects": link.reconnects,
-                    "last_error": status.refusal or link.last_error,
+                    "last_error": link.shown_error(status.refusal),
                 }
             )
         return web.json_response(

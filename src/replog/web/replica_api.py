@@ -179,7 +179,7 @@ def _health(node: ReplicaNode) -> dict[str, object]:
                 "acked_index": status.acked_index,
                 "lag": max(0, core.synced_index - status.acked_index),
                 "last_heard_ms_ago": status.last_heard_ms_ago,
-                "last_error": status.refusal or leading.links[status.peer].last_error,
+                "last_error": leading.links[status.peer].shown_error(status.refusal),
             }
             for status in core.peer_status()
         ]
