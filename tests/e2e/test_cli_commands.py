@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,32 +172,31 @@ async def test_tokens(make_cluster: Callable[..., Cluster]) -> None:
 async def test_tail_follow(cluster: Cluster) -> None:
     url = cluster.url("master")
     await cluster.append("a")
-    process = await asyncio.create_subprocess_exec(
-        *REPLOG, "tail", "-f", "--from", "1", "--poll-interval", "0.1", "--url", url, "--json",
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        first = await asyncio.wait_for(process.stdout.readline(), 15)
-        assert json.loads(first) == {"index": 1, "msg": "a"}
+    async with _following("--from", "1", "--url", url) as line:
+        assert await line() == {"index": 1, "msg": "a"}
         await cluster.append("b\nwith a line break")
-        second = await asyncio.wait_for(process.stdout.readline(), 15)
-        assert json.loads(second) == {"index": 2, "msg": "b\nwith a line break"}
-    finally:
-        process.terminate()
-        await process.wait()
+        assert await line() == {"index": 2, "msg": "b\nwith a line break"}
     # Without --from: the last -n messages, then what comes after them, each once.
-    process = await asyncio.create_subprocess_exec(
-        *REPLOG, "tail", "-f", "-n", "1", "--poll-interval", "0.1", "--url", url, "--json",
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        last = await asyncio.wait_for(process.stdout.readline(), 15)
-        assert json.loads(last)["index"] == 2
+    async with _following("-n", "1", "--url", url) as line:
+        assert (await line())["index"] == 2
         await cluster.append("c")
-        after = await asyncio.wait_for(process.stdout.readline(), 15)
-        assert json.loads(after) == {"index": 3, "msg": "c"}
+        assert await line() == {"index": 3, "msg": "c"}
+
+
+@contextlib.asynccontextmanager
+async def _following(*args: str) -> AsyncIterator[Callable[[], Awaitable[Any]]]:
+    """`replog tail -f --json ARGS` running; yields a call that reads its next line (15 s at most)."""
+    process = await asyncio.create_subprocess_exec(
+        *REPLOG, "tail", "-f", "--poll-interval", "0.1", "--json", *args, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    stdout = process.stdout
+
+    async def line() -> Any:
+        return json.loads(await asyncio.wait_for(stdout.readline(), 15))
+
+    try:
+        yield line
     finally:
         process.terminate()
         await process.wait()
