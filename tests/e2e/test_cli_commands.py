@@ -212,6 +212,11 @@ async def test_health_asked_of_a_follower_shows_the_cluster_as_its_leader_sees_i
     await cluster.start_all()
     await until_leader(cluster, "master")
     master = cluster.url("master")
+    on_leader = await replog("faults", master, "--delay-ms", "0", "0")
+    assert on_leader.code == 0 and on_leader.err.startswith("note: master leads term ")
+    assert on_leader.err.endswith(": its faults act once it follows\n")
+    on_follower = await replog("faults", cluster.url("secondary-0"))
+    assert on_follower.code == 0 and on_follower.err == ""
     handed = await replog("step-down", "--url", master)
     assert handed.code == 0, handed.err
     new_leader = handed.out.split(" handed leadership to ")[1].split()[0]

@@ -1,15 +1,17 @@
 """`replog faults URL [...]`: show a secondary's injected faults, or set some of them.
 
 With no fault option it only shows; with options it sets those (the others keep their value) and shows
-the result. The durations shown are the seconds still remaining.
+the result. The durations shown are the seconds still remaining. With failover every node has faults, and
+they act while it follows: asked of the leader, a note on stderr says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
-from replog.client import Faults
+from replog.client import Faults, ReplicaHealth
 from replog.commands._common import client_for, emit_json, guarded, output_options
 
 __all__ = ["add_parser", "describe", "run"]
@@ -41,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
                 internal_looping=args.internal_looping,
                 server_unavailable=args.server_unavailable,
             )
+        health = client.node_health()
+    if isinstance(health, ReplicaHealth) and health.role == "leader":
+        # A node's faults act on what it does as a follower; set on the leader they wait for a handover.
+        print(f"note: {health.name} leads term {health.term}: its faults act once it follows", file=sys.stderr)
     if args.as_json:
         emit_json(asdict(faults))
     else:
