@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict
 
 from replog.client import Client, MasterHealth, PeerStatus, ReplicaHealth, ReplogClientError, SecondaryHealth
+from replog.client.results import as_leader
 from replog.client.retry import RetryPolicy
 from replog.commands._common import client_for, emit_json, guarded, output_options, target_options, use_colour
 from replog.node.names import node_name
@@ -67,16 +68,12 @@ def _via_the_leader(follower: ReplicaHealth, url: str, token: str | None, ssl_co
     said = f"{follower.name} is a {follower.role} in term {follower.term}"
     try:
         with Client(leader_url, token=token, ssl_context=ssl_context, timeout=NODE_TIMEOUT_S, retry=ONCE) as leader:
-            view = leader.node_health()
+            view = as_leader(leader.node_health(), leader_url)  # NoLeader if it no longer leads
     except ReplogClientError as exc:
-        problem = str(exc)
-    else:
-        if isinstance(view, ReplicaHealth) and view.role == "leader":
-            table = render(view, leader_url, colour=use_colour(sys.stdout))
-            return f"{said}; the cluster as its leader {view.name} sees it:\n{table}"
-        problem = "it does not lead any more"
-    own = render(follower, url, colour=use_colour(sys.stdout))
-    return f"{said}; its leader {follower.leader_name} at {leader_url}: {problem}\n{own}"
+        own = render(follower, url, colour=use_colour(sys.stdout))
+        return f"{said}; its leader {follower.leader_name} at {leader_url}: {exc}\n{own}"
+    table = render(view, leader_url, colour=use_colour(sys.stdout))
+    return f"{said}; the cluster as its leader {view.name} sees it:\n{table}"
 
 
 def _run_each(urls: tuple[str, ...], args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> int:

@@ -81,9 +81,10 @@ def run_tail(args: argparse.Namespace) -> int:
         raise UsageError(f"--poll-interval must be positive, got {args.poll_interval}")
     with _reader(args) as client:
         messages: Iterable[Message]
-        if args.from_ is not None:
-            follow = client.tail(from_=args.from_, poll_interval=args.poll_interval) if args.follow else None
-            messages = follow or client.iter_messages(args.from_)
+        if args.from_ is not None and args.follow:
+            messages = client.tail(from_=args.from_, poll_interval=args.poll_interval)
+        elif args.from_ is not None:
+            messages = client.iter_messages(args.from_)
         else:
             last, end = _last_messages(client, max(args.lines, 0))
             rest = client.tail(from_=end + 1, poll_interval=args.poll_interval) if args.follow else ()

@@ -220,6 +220,10 @@ class ReplicaNode:
         self._commit_high = max(self._commit_high, current)
         return min(self._commit_high, self.store.synced_index)
 
+    def quorum_needed(self) -> int:
+        """A majority of the nodes: what an election, and a leader's writes, need alive."""
+        return len(self.config.nodes) // 2 + 1
+
     def alive(self) -> int:
         """This node plus the peers heard from (votes, a leader's stream, a follower's frames) within 2T."""
         window_ms = 2 * self.config.election_timeout_seconds * 1000
@@ -270,11 +274,9 @@ class ReplicaNode:
     def not_leading(self) -> ReplogError:
         """Why this node takes no append: no quorum, no leader known, or (still a 503 "no leader", which
         clients given several nodes ride out) the leader is another node, named with its URL."""
-        total = len(self.config.nodes)
-        needed = total // 2 + 1
-        alive = self.alive()
+        alive, needed = self.alive(), self.quorum_needed()
         if alive < needed:
-            return ReadOnly(alive, needed, total)
+            return ReadOnly(alive, needed, len(self.config.nodes))
         leader = self.leader()
         if leader is not None and leader.node_id != self.id:
             url = self.config.url_of(leader.address)

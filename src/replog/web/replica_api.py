@@ -185,13 +185,13 @@ def _health(node: ReplicaNode) -> dict[str, object]:
         ]
     else:
         answer["read_only"] = _read_only_without_leading(node)
-        answer["quorum"] = {"alive": node.alive(), "needed": len(node.config.nodes) // 2 + 1}
+        answer["quorum"] = {"alive": node.alive(), "needed": node.quorum_needed()}
     return answer
 
 
 def _read_only_without_leading(node: ReplicaNode) -> bool:
     """A node that does not lead is read-only when it knows no leader and has no quorum to elect one."""
-    return not isinstance(node.not_leading(), NoLeader) and node.leader() is None
+    return node.alive() < node.quorum_needed() and node.leader() is None
 
 
 def _scrape(node: ReplicaNode) -> Iterator[Metric]:
